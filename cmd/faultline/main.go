@@ -1,0 +1,18 @@
+// Command faultline is an observability sidecar for HTTP services: a reverse
+// proxy that records metrics, spans and captures of failing requests, and a
+// generator of the dashboards and alerts that read them.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Main(ctx, os.Args[1:], Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
+	stop()
+	os.Exit(code)
+}
