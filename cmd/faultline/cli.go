@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 )
 
 // Stdio carries the streams of one invocation, so that tests run commands
@@ -102,23 +103,32 @@ func printUsage(w io.Writer) {
 func newFlagSet(name string, stdio Stdio) *flag.FlagSet {
 	fs := flag.NewFlagSet("faultline "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
-		fmt.Fprintf(stdio.Out, "Usage of faultline %s:\n", name)
-		fs.SetOutput(stdio.Out)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-	}
+	// The flag package calls Usage on every parse error; parseFlags prints
+	// the defaults itself, and only for -h.
+	fs.Usage = func() {}
+	helpOut.Store(fs, stdio.Out)
 	return fs
 }
 
+// helpOut remembers where each flag set prints its -h text.
+var helpOut sync.Map // *flag.FlagSet → io.Writer
+
 // parseFlags parses args into fs and turns a parse error into a *usageError.
-// -h returns flag.ErrHelp after printing the defaults.
+// -h prints the flags and returns flag.ErrHelp (exit 0).
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	err := fs.Parse(args)
-	if err == nil || errors.Is(err, flag.ErrHelp) {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		w := io.Discard
+		if v, ok := helpOut.Load(fs); ok {
+			w = v.(io.Writer)
 		}
+		fmt.Fprintf(w, "Usage of %s:\n", fs.Name())
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
 		return err
 	}
 	return &usageError{msg: err.Error()}

@@ -26,3 +26,28 @@ var RecordingLabels = []string{"namespace", "job"}
 func SLOErrorRatio(sli, window string) string {
 	return "faultline:slo_" + sli + "_errors:ratio_rate" + window
 }
+
+// SLORouteErrorRatio names the recording rule holding the error ratio of sli
+// over window for the routes that have an objective of their own (the
+// `routes:` of an SLO file). It keeps RecordingLabels and LabelRoute. The
+// SLOErrorRatio rules then cover the other routes only, so that every
+// request counts against exactly one objective per SLI.
+func SLORouteErrorRatio(sli, window string) string {
+	return "faultline:slo_route_" + sli + "_errors:ratio_rate" + window
+}
+
+// SLOObjective names the recording rule holding the objective of sli as a
+// ratio (0.999 for 99.9 %), without labels, so that a dashboard can draw the
+// error budget, 1 - SLOObjective, without reading the SLO file.
+func SLOObjective(sli string) string {
+	return "faultline:slo_" + sli + "_objective:ratio"
+}
+
+// SLORouteObjective names the recording rule holding the objective of sli
+// for each route that has one of its own; its only label is LabelRoute.
+func SLORouteObjective(sli string) string {
+	return "faultline:slo_route_" + sli + "_objective:ratio"
+}
+
+// SLOBudgetWindow is the window of the objectives, the longest of SLOWindows.
+const SLOBudgetWindow = "30d"

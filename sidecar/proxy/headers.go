@@ -1,0 +1,124 @@
+package proxy
+
+import (
+	"net"
+	"net/http"
+	"net/textproto"
+	"strings"
+)
+
+// hopHeaders are meaningful for one connection only and are not forwarded
+// (RFC 9110 section 7.6.1), as in httputil.ReverseProxy.
+var hopHeaders = []string{
+	"Connection",
+	"Proxy-Connection",
+	"Keep-Alive",
+	"Proxy-Authenticate",
+	"Proxy-Authorization",
+	"Te",
+	"Trailer",
+	"Transfer-Encoding",
+	"Upgrade",
+}
+
+// removeHopHeaders deletes the hop-by-hop headers and any header named in
+// Connection.
+func removeHopHeaders(h http.Header) {
+	for _, f := range h["Connection"] {
+		for sf := range strings.SplitSeq(f, ",") {
+			if sf = textproto.TrimString(sf); sf != "" {
+				h.Del(sf)
+			}
+		}
+	}
+	for _, name := range hopHeaders {
+		if _, ok := h[name]; ok {
+			delete(h, name)
+		}
+	}
+}
+
+// cloneHeader copies h into one backing array for all values, as
+// http.Header.Clone does, but sized for the X-Forwarded-* headers added next.
+func cloneHeader(h http.Header) http.Header {
+	nv := 0
+	for _, vv := range h {
+		nv += len(vv)
+	}
+	sv := make([]string, nv)
+	h2 := make(http.Header, len(h)+3)
+	for k, vv := range h {
+		if vv == nil {
+			h2[k] = nil
+			continue
+		}
+		n := copy(sv, vv)
+		h2[k] = sv[:n:n]
+		sv = sv[n:]
+	}
+	return h2
+}
+
+func copyHeader(dst, src http.Header) {
+	for k, vv := range src {
+		dst[k] = append(dst[k], vv...)
+	}
+}
+
+// announceTrailers declares the upstream's trailers so that the server
+// sends them after the body.
+func announceTrailers(dst http.Header, trailer http.Header) {
+	if len(trailer) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(trailer))
+	for k := range trailer {
+		keys = append(keys, k)
+	}
+	dst.Add("Trailer", strings.Join(keys, ", "))
+}
+
+// copyTrailers sets the trailers the upstream sent, once its body is read.
+func copyTrailers(dst http.Header, trailer http.Header) {
+	for k, vv := range trailer {
+		for _, v := range vv {
+			dst.Add(http.TrailerPrefix+k, v)
+		}
+	}
+}
+
+// setForwarded appends the client address to X-Forwarded-For and sets
+// X-Forwarded-Host and X-Forwarded-Proto, unless the inbound request set
+// them to nil explicitly (not possible from the wire; kept for symmetry
+// with httputil).
+func setForwarded(h http.Header, r *http.Request) {
+	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		if prior, ok := h["X-Forwarded-For"]; ok {
+			ip = strings.Join(prior, ", ") + ", " + ip
+		}
+		h["X-Forwarded-For"] = []string{ip}
+	}
+	h["X-Forwarded-Host"] = []string{r.Host}
+	if r.TLS != nil {
+		h["X-Forwarded-Proto"] = []string{"https"}
+	} else {
+		h["X-Forwarded-Proto"] = []string{"http"}
+	}
+}
+
+func isUpgrade(h http.Header) bool {
+	return httpHeaderHasToken(h, "Connection", "upgrade") && h.Get("Upgrade") != ""
+}
+
+// httpHeaderHasToken reports whether the comma-separated header name
+// contains token, case-insensitively.
+func httpHeaderHasToken(h http.Header, name, token string) bool {
+	for _, v := range h[name] {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(textproto.TrimString(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}

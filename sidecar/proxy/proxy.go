@@ -1,0 +1,368 @@
+// Package proxy forwards HTTP requests to one upstream app and reports each
+// exchange to observers (metrics, access log, capture, spans).
+//
+// The forwarding follows net/http/httputil.ReverseProxy's rules (hop-by-hop
+// headers, X-Forwarded-*, trailers, protocol upgrades, flushing of streamed
+// responses) but owns its hot path: exchanges and copy buffers are pooled,
+// bodies are teed into bounded taps only when armed, and the observers see
+// one Exchange instead of a chain of wrapped handlers.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/faultline-dev/faultline/sidecar/exchange"
+	"github.com/faultline-dev/faultline/sidecar/metricnames"
+)
+
+// Options configures a Handler. The zero value of every field but Upstream
+// means the default.
+type Options struct {
+	// Upstream is the app's base URL (scheme and host; a path is prefixed).
+	Upstream *url.URL
+	// Transport carries requests to the upstream. Nil means NewTransport(TransportOptions{}).
+	Transport http.RoundTripper
+	// Observer watches every exchange. Nil means none.
+	Observer exchange.Observer
+	// Route maps a request path to its route template. Nil labels every
+	// request metricnames.RouteUnmatched.
+	Route func(path string) string
+	// Taps decides which bodies are recorded for the observers.
+	Taps exchange.Taps
+	// AuthCookies are cookie names that count as credentials, beside the
+	// Authorization header.
+	AuthCookies []string
+	// Logger receives errors the client cannot be told about. Nil discards.
+	Logger *slog.Logger
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+	// Decorate, if set, is called with the outbound request before it is
+	// sent, after the observers' Begin (tracing injects traceparent here).
+	Decorate func(x *exchange.Exchange, out *http.Request)
+	// TraceIDHeader names the response header that carries the exchange's
+	// TraceID to the client; empty means "X-Trace-Id".
+	TraceIDHeader string
+}
+
+// Handler is the reverse proxy. It is safe for concurrent use.
+type Handler struct {
+	opts      Options
+	transport http.RoundTripper
+	target    *url.URL
+	now       func() time.Time
+	log       *slog.Logger
+	states    sync.Pool
+	buffers   sync.Pool
+}
+
+// state is the pooled per-request memory. The request body wrapper is not
+// pooled with it: the transport may still hold it after the exchange ended.
+type state struct {
+	x   exchange.Exchange
+	tap *bodyTap
+}
+
+// copyBufferSize is the size of the pooled body copy buffers.
+const copyBufferSize = 32 << 10
+
+// New returns a Handler forwarding to opts.Upstream.
+func New(opts Options) *Handler {
+	h := &Handler{opts: opts, target: opts.Upstream, transport: opts.Transport, now: opts.Now, log: opts.Logger}
+	if h.transport == nil {
+		h.transport = NewTransport(TransportOptions{})
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.opts.Route == nil {
+		h.opts.Route = func(string) string { return metricnames.RouteUnmatched }
+	}
+	if h.opts.TraceIDHeader == "" {
+		h.opts.TraceIDHeader = "X-Trace-Id"
+	}
+	if h.opts.Observer == nil {
+		h.opts.Observer = exchange.Observers(nil)
+	}
+	h.states.New = func() any { return new(state) }
+	h.buffers.New = func() any { b := make([]byte, copyBufferSize); return &b }
+	return h
+}
+
+// ServeHTTP forwards r to the upstream and copies the response back.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	st := h.states.Get().(*state)
+	x := &st.x
+	x.Start = h.now()
+	x.Request = r
+	x.Context = r.Context()
+	x.Route = h.opts.Route(r.URL.Path)
+	x.Credentials = h.hasCredentials(r)
+	x.RequestBody.Armed = h.opts.Taps.Request && h.opts.Taps.Limit > 0
+	h.opts.Observer.Begin(x)
+	defer func() {
+		// Runs on an abort (http.ErrAbortHandler) too.
+		if st.tap != nil {
+			st.tap.seal()
+		}
+		x.Duration = h.now().Sub(x.Start)
+		h.opts.Observer.End(x)
+		x.Reset()
+		st.tap = nil
+		h.states.Put(st)
+	}()
+
+	out := h.outbound(r, st)
+	if h.opts.Decorate != nil {
+		h.opts.Decorate(x, out)
+	}
+	resp, err := h.transport.RoundTrip(out)
+	if err != nil {
+		h.fail(w, r, x, err)
+		return
+	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		h.upgrade(w, r, x, resp)
+		return
+	}
+	h.respond(w, r, x, resp)
+}
+
+// outbound builds the upstream request from the inbound one. Like
+// httputil.ReverseProxy it shallow-copies r and replaces the parts that
+// differ, so the inbound request stays untouched for the observers.
+func (h *Handler) outbound(r *http.Request, st *state) *http.Request {
+	out := r.WithContext(st.x.Context)
+	u := new(url.URL)
+	*u = *r.URL
+	u.Scheme = h.target.Scheme
+	u.Host = h.target.Host
+	if h.target.Path != "" && h.target.Path != "/" {
+		u.Path = strings.TrimSuffix(h.target.Path, "/") + r.URL.Path
+		if r.URL.RawPath != "" {
+			u.RawPath = strings.TrimSuffix(h.target.Path, "/") + r.URL.RawPath
+		}
+	}
+	out.URL = u
+	out.RequestURI = ""
+	out.Close = false
+	out.Header = cloneHeader(r.Header)
+	removeHopHeaders(out.Header)
+	if isUpgrade(r.Header) {
+		out.Header.Set("Connection", "Upgrade")
+		out.Header.Set("Upgrade", r.Header.Get("Upgrade"))
+	}
+	// Trailers are end-to-end; "TE: trailers" must reach gRPC-style apps.
+	if httpHeaderHasToken(r.Header, "Te", "trailers") {
+		out.Header.Set("Te", "trailers")
+	}
+	setForwarded(out.Header, r)
+	if r.ContentLength == 0 {
+		// A non-nil empty body would make the transport send a chunked body.
+		out.Body = nil
+	} else if r.Body != nil {
+		st.tap = &bodyTap{rc: r.Body, x: &st.x, limit: h.opts.Taps.Limit}
+		out.Body = st.tap
+	}
+	return out
+}
+
+// hasCredentials reports whether r carries an Authorization header or one
+// of the configured auth cookies.
+func (h *Handler) hasCredentials(r *http.Request) bool {
+	if r.Header.Get("Authorization") != "" {
+		return true
+	}
+	if len(h.opts.AuthCookies) == 0 || r.Header.Get("Cookie") == "" {
+		return false
+	}
+	for _, name := range h.opts.AuthCookies {
+		if c, err := r.Cookie(name); err == nil && c.Value != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// respond copies resp's head and body to w.
+func (h *Handler) respond(w http.ResponseWriter, r *http.Request, x *exchange.Exchange, resp *http.Response) {
+	defer resp.Body.Close()
+	x.Status = resp.StatusCode
+	if x.Status >= 500 {
+		x.Source = metricnames.SourceApp
+	}
+	dst := w.Header()
+	removeHopHeaders(resp.Header)
+	copyHeader(dst, resp.Header)
+	if x.TraceID != "" {
+		dst.Set(h.opts.TraceIDHeader, x.TraceID)
+	}
+	announceTrailers(dst, resp.Trailer)
+	x.ResponseHeader = dst
+	x.ResponseBody.Armed = h.opts.Taps.Limit > 0 && h.opts.Taps.Response != nil && h.opts.Taps.Response(x.Status)
+
+	w.WriteHeader(resp.StatusCode)
+	flush := streaming(resp)
+	if flush {
+		// Send the head now: an SSE client must see it before the first event.
+		_ = http.NewResponseController(w).Flush()
+	}
+	err := h.copyBody(w, resp.Body, x, flush)
+	if err != nil {
+		x.Err = err
+		if r.Context().Err() != nil {
+			x.Status = exchange.StatusClientClosed
+			return
+		}
+		// The upstream broke the body mid-way. Abort the client connection
+		// so it sees a truncated response, not a complete-looking one.
+		h.log.Warn("upstream response body broke", "route", x.Route, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	copyTrailers(dst, resp.Trailer)
+}
+
+// copyBody copies the response body, teeing into the response tap when it
+// is armed and flushing after each read when the response streams.
+func (h *Handler) copyBody(w http.ResponseWriter, body io.Reader, x *exchange.Exchange, flush bool) error {
+	bp := h.buffers.Get().(*[]byte)
+	defer h.buffers.Put(bp)
+	buf := *bp
+	rc := http.NewResponseController(w)
+	for {
+		n, rerr := body.Read(buf)
+		if n > 0 {
+			if x.ResponseBody.Armed {
+				tapAppend(&x.ResponseBody, buf[:n], h.opts.Taps.Limit)
+			}
+			m, werr := w.Write(buf[:n])
+			x.BytesOut += int64(m)
+			if werr != nil {
+				return werr
+			}
+			if flush {
+				if err := rc.Flush(); err != nil {
+					return err
+				}
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}
+
+// fail answers a request the upstream did not answer: 504 for a timeout,
+// 502 otherwise, 499 (logged only) when the client went away first.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, x *exchange.Exchange, err error) {
+	x.Err = err
+	if r.Context().Err() != nil {
+		x.Status = exchange.StatusClientClosed
+		return
+	}
+	status, source, msg := http.StatusBadGateway, metricnames.SourceUpstreamUnreachable, "upstream unreachable"
+	if isTimeout(err) {
+		status, source, msg = http.StatusGatewayTimeout, metricnames.SourceUpstreamTimeout, "upstream timed out"
+	}
+	x.Status, x.Source = status, source
+	h.log.Warn("upstream request failed", "route", x.Route, "status", status, "err", err)
+	hdr := w.Header()
+	if x.TraceID != "" {
+		hdr.Set(h.opts.TraceIDHeader, x.TraceID)
+	}
+	hdr.Set("Content-Type", "text/plain; charset=utf-8")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	x.ResponseHeader = hdr
+	w.WriteHeader(status)
+	n, _ := io.WriteString(w, "faultline: "+msg+"\n")
+	x.BytesOut = int64(n)
+	x.ResponseBody.Armed = h.opts.Taps.Limit > 0 && h.opts.Taps.Response != nil && h.opts.Taps.Response(status)
+	if x.ResponseBody.Armed {
+		tapAppend(&x.ResponseBody, []byte("faultline: "+msg+"\n"), h.opts.Taps.Limit)
+	}
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// streaming reports whether the response should be flushed as it arrives:
+// server-sent events, and bodies of unknown length (chunked).
+func streaming(resp *http.Response) bool {
+	if resp.ContentLength == -1 {
+		return true
+	}
+	ct := resp.Header.Get("Content-Type")
+	return strings.HasPrefix(ct, "text/event-stream")
+}
+
+// bodyTap counts the request body as the transport reads it and records its
+// start when the tap is armed. The transport may read and close it on its own
+// goroutine, even after RoundTrip returned (an app may answer 401 before
+// reading an upload), so every access holds mu, and seal ends all writes to
+// the exchange before the observers read it.
+type bodyTap struct {
+	mu     sync.Mutex
+	rc     io.ReadCloser
+	x      *exchange.Exchange
+	limit  int
+	sealed bool
+}
+
+// Read does not hold mu while it waits for the client: seal must never wait
+// for a slow upload.
+func (b *bodyTap) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if n > 0 {
+		b.mu.Lock()
+		if !b.sealed {
+			b.x.BytesIn += int64(n)
+			if b.x.RequestBody.Armed {
+				tapAppend(&b.x.RequestBody, p[:n], b.limit)
+			}
+		}
+		b.mu.Unlock()
+	}
+	return n, err
+}
+
+func (b *bodyTap) Close() error { return b.rc.Close() }
+
+// seal stops the tap from touching the exchange again.
+func (b *bodyTap) seal() {
+	b.mu.Lock()
+	b.sealed = true
+	b.mu.Unlock()
+}
+
+// tapAppend appends p to the tap up to limit bytes.
+func tapAppend(t *exchange.Tap, p []byte, limit int) {
+	room := limit - len(t.Data)
+	if room <= 0 {
+		t.Truncated = true
+		return
+	}
+	if len(p) > room {
+		p = p[:room]
+		t.Truncated = true
+	}
+	t.Data = append(t.Data, p...)
+}

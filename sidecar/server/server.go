@@ -1,0 +1,255 @@
+// Package server assembles the sidecar from a Config: the proxy and its
+// observers, the metrics and health endpoints, the route learner, the
+// readiness prober and the admin API, and runs them until a graceful drain.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/faultline-dev/faultline/sidecar/accesslog"
+	"github.com/faultline-dev/faultline/sidecar/config"
+	"github.com/faultline-dev/faultline/sidecar/exchange"
+	"github.com/faultline-dev/faultline/sidecar/health"
+	"github.com/faultline-dev/faultline/sidecar/metrics"
+	"github.com/faultline-dev/faultline/sidecar/proxy"
+	"github.com/faultline-dev/faultline/sidecar/route"
+)
+
+// Deps are what the caller owns: output streams, the logger, the registry.
+// Nil fields get defaults (discarding writers, a fresh registry).
+type Deps struct {
+	// AccessLog receives the access log lines (stdout in production).
+	AccessLog io.Writer
+	// Logger receives the sidecar's own messages (stderr in production).
+	Logger *slog.Logger
+	// Registry holds the metrics; a fresh one per Sidecar in tests.
+	Registry *prometheus.Registry
+}
+
+// Sidecar is a started sidecar: its listeners are bound, so their addresses
+// are known, and Run serves them.
+type Sidecar struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	reg      *prometheus.Registry
+	matcher  *route.Matcher
+	learner  *route.Learner
+	prober   *health.Prober
+	metrics  *metrics.Metrics
+	proxy    *proxy.Handler
+	draining atomic.Bool
+
+	main, metricsSrv, admin *http.Server
+	mainLn, metricsLn       net.Listener
+	adminLn                 net.Listener
+	closers                 []func(context.Context) error
+}
+
+// Start builds the sidecar and binds its listeners. Errors name the setting
+// at fault (an address in use names its flag).
+func Start(cfg *config.Config, deps Deps) (*Sidecar, error) {
+	s := &Sidecar{cfg: cfg, log: deps.Logger, reg: deps.Registry}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.reg == nil {
+		s.reg = prometheus.NewRegistry()
+	}
+	if deps.AccessLog == nil {
+		deps.AccessLog = io.Discard
+	}
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	s.matcher = route.NewMatcher(route.Options{MaxRoutes: cfg.MaxRoutes})
+	if cfg.Routes != "" {
+		templates, err := route.LoadFile(cfg.Routes)
+		if err != nil {
+			return nil, &config.Error{Setting: "--routes", Msg: err.Error()}
+		}
+		table, err := route.Compile(templates)
+		if err != nil {
+			return nil, &config.Error{Setting: "--routes", Msg: err.Error()}
+		}
+		s.matcher.SetTemplates(table)
+	} else {
+		s.learner = &route.Learner{
+			Upstream: cfg.Upstream.String(),
+			Interval: cfg.RoutesRefresh,
+			Matcher:  s.matcher,
+			Logger:   s.log,
+		}
+	}
+
+	m, err := metrics.New(s.reg, metrics.Options{RouteOverflows: s.matcher.Overflows})
+	if err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
+	s.metrics = m
+	s.prober = &health.Prober{
+		URL:      cfg.Upstream.JoinPath(cfg.ReadyPath).String(),
+		OnChange: m.SetUpstreamUp,
+		Logger:   s.log,
+	}
+
+	observers := exchange.Observers{m}
+	if cfg.AccessLog != accesslog.Off {
+		observers = append(observers, accesslog.New(deps.AccessLog, cfg.AccessLog))
+	}
+	taps := exchange.Taps{
+		Limit:    int(cfg.CaptureMaxBody),
+		Response: func(status int) bool { return status == http.StatusUnprocessableEntity },
+	}
+	if taps.Limit < 16<<10 {
+		// 422 bodies are read for the validation metrics even when
+		// captured bodies are smaller or off.
+		taps.Limit = 16 << 10
+	}
+	s.proxy = proxy.New(proxy.Options{
+		Upstream: cfg.Upstream,
+		Transport: proxy.NewTransport(proxy.TransportOptions{
+			DialTimeout:           cfg.DialTimeout,
+			ResponseHeaderTimeout: cfg.UpstreamTimeout,
+		}),
+		Observer:    observers,
+		Route:       s.matcher.Match,
+		Taps:        taps,
+		AuthCookies: cfg.AuthCookies,
+		Logger:      s.log,
+	})
+
+	if err := s.listen(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// listen binds the three listeners and builds their servers.
+func (s *Sidecar) listen() error {
+	var err error
+	if s.mainLn, err = net.Listen("tcp", s.cfg.Listen); err != nil {
+		return &config.Error{Setting: "--listen", Msg: err.Error()}
+	}
+	if s.metricsLn, err = net.Listen("tcp", s.cfg.MetricsListen); err != nil {
+		s.mainLn.Close()
+		return &config.Error{Setting: "--metrics-listen", Msg: err.Error()}
+	}
+	errorLog := slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)
+	s.main = &http.Server{
+		Handler:           s.proxy,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          errorLog,
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{EnableOpenMetrics: true, ErrorLog: errorLog}))
+	hh := health.Handler(s.ready)
+	mux.Handle("GET /healthz", hh)
+	mux.Handle("GET /readyz", hh)
+	s.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog}
+	return nil
+}
+
+// ready is /readyz: the upstream answers and the sidecar is not draining.
+func (s *Sidecar) ready() (bool, string) {
+	if s.draining.Load() {
+		return false, "draining"
+	}
+	return s.prober.Ready()
+}
+
+// Addr is the proxy's bound address.
+func (s *Sidecar) Addr() string { return s.mainLn.Addr().String() }
+
+// MetricsAddr is the metrics listener's bound address.
+func (s *Sidecar) MetricsAddr() string { return s.metricsLn.Addr().String() }
+
+// AdminAddr is the admin listener's bound address, or "" when none.
+func (s *Sidecar) AdminAddr() string {
+	if s.adminLn == nil {
+		return ""
+	}
+	return s.adminLn.Addr().String()
+}
+
+// Run serves until ctx ends, then drains: /readyz turns to 503, new
+// requests are still accepted for DrainDelay (so endpoints can update), then
+// the listener closes and in-flight requests get up to DrainTimeout. Run
+// returns nil after a clean drain.
+func (s *Sidecar) Run(ctx context.Context) error {
+	bg, stopBg := context.WithCancel(context.Background())
+	defer stopBg()
+	var wg sync.WaitGroup
+	wg.Go(func() { s.prober.Run(bg) })
+	if s.learner != nil {
+		wg.Go(func() { s.learner.Run(bg) })
+	}
+	errc := make(chan error, 3)
+	serve := func(srv *http.Server, ln net.Listener, name string) {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	go serve(s.main, s.mainLn, "--listen")
+	go serve(s.metricsSrv, s.metricsLn, "--metrics-listen")
+	if s.admin != nil {
+		go serve(s.admin, s.adminLn, "--admin-listen")
+	}
+	s.log.Info("faultline serving", "listen", s.Addr(), "upstream", s.cfg.Upstream.String(), "metrics", s.MetricsAddr(), "admin", s.AdminAddr())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	err := s.drain()
+	stopBg()
+	wg.Wait()
+	if runErr != nil {
+		return runErr
+	}
+	return err
+}
+
+func (s *Sidecar) drain() error {
+	s.draining.Store(true)
+	if d := s.cfg.DrainDelay; d > 0 {
+		s.log.Info("draining: still accepting requests", "delay", d)
+		time.Sleep(d)
+	}
+	s.log.Info("draining: finishing in-flight requests", "timeout", s.cfg.DrainTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DrainTimeout)
+	defer cancel()
+	err := s.main.Shutdown(ctx)
+	if err != nil {
+		s.log.Warn("drain timed out; closing remaining connections", "err", err)
+		s.main.Close()
+	}
+	for _, c := range s.closers {
+		if cerr := c(ctx); cerr != nil {
+			s.log.Warn("close", "err", cerr)
+		}
+	}
+	if s.admin != nil {
+		s.admin.Close()
+	}
+	s.metricsSrv.Close()
+	if err != nil {
+		return fmt.Errorf("drain: %w", err)
+	}
+	s.log.Info("drained")
+	return nil
+}
