@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -262,5 +263,23 @@ func TestAccessLog(t *testing.T) {
 	}
 	if strings.Contains(s.Stdout.String(), "very-secret-value") {
 		t.Error("the query string reached the access log")
+	}
+}
+
+// TestRoutesFileOverridesLearning: with --routes, the file's templates are
+// used and /openapi.json is not.
+func TestRoutesFileOverridesLearning(t *testing.T) {
+	a := startApp(t, "")
+	file := t.TempDir() + "/routes.txt"
+	if err := os.WriteFile(file, []byte("# our own names\n/items/{id}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startSidecar(t, "--upstream", a.URL, "--routes", file)
+	for i := range 5 {
+		do(t, "GET", fmt.Sprintf("%s/items/%d", s.URL, i), nil, nil)
+	}
+	m := scrape(t, s.MetricsURL)
+	if got := m[`faultline_http_requests_total{code="200",method="GET",route="/items/{id}"}`]; got != 5 {
+		t.Errorf("route from the file counted %v times; routes %v", got, m.distinct("faultline_http_requests_total", "route"))
 	}
 }
