@@ -45,18 +45,18 @@ func TestMetricDeltas(t *testing.T) {
 
 	d := delta(before, scrape(t, s.MetricsURL))
 	want := samples{
-		`faultline_http_requests_total{code="200",method="GET",route="/items/{item_id}"}`:                           3,
-		`faultline_http_requests_total{code="401",method="GET",route="/secure"}`:                                    3,
-		`faultline_http_requests_total{code="422",method="POST",route="/items"}`:                                    1,
-		`faultline_http_requests_total{code="500",method="GET",route="/boom"}`:                                      1,
-		`faultline_auth_failures_total{credentials="absent",route="/secure"}`:                                       1,
-		`faultline_auth_failures_total{credentials="present",route="/secure"}`:                                      2,
-		`faultline_validation_errors_total{location="body.name",route="/items",type="value_error.missing"}`:         1,
+		`faultline_http_requests_total{code="200",method="GET",route="/items/{item_id}"}`:                          3,
+		`faultline_http_requests_total{code="401",method="GET",route="/secure"}`:                                   3,
+		`faultline_http_requests_total{code="422",method="POST",route="/items"}`:                                   1,
+		`faultline_http_requests_total{code="500",method="GET",route="/boom"}`:                                     1,
+		`faultline_auth_failures_total{credentials="absent",route="/secure"}`:                                      1,
+		`faultline_auth_failures_total{credentials="present",route="/secure"}`:                                     2,
+		`faultline_validation_errors_total{location="body.name",route="/items",type="value_error.missing"}`:        1,
 		`faultline_validation_errors_total{location="body.price",route="/items",type="value_error.number.not_gt"}`: 1,
-		`faultline_validation_errors_total{location="body.tags.*",route="/items",type="type_error.str"}`:            1,
-		`faultline_server_errors_total{route="/boom",source="app"}`:                                                 1,
-		`faultline_http_request_duration_seconds_count{code="500",method="GET",route="/boom"}`:                      1,
-		`faultline_http_request_size_bytes_count{method="POST",route="/items"}`:                                     1,
+		`faultline_validation_errors_total{location="body.tags.*",route="/items",type="type_error.str"}`:           1,
+		`faultline_server_errors_total{route="/boom",source="app"}`:                                                1,
+		`faultline_http_request_duration_seconds_count{code="500",method="GET",route="/boom"}`:                     1,
+		`faultline_http_request_size_bytes_count{method="POST",route="/items"}`:                                    1,
 	}
 	for k, v := range want {
 		if d[k] != v {
