@@ -39,12 +39,11 @@ func demoCommand(ctx context.Context, args []string, stdio Stdio) error {
 	go app.Serve(appLn)
 	defer app.Close()
 
-	sc, err := server.Start(cfg, server.Deps{AccessLog: stdio.Out, Logger: newLogger(stdio.Err, cfg.LogLevel)})
-	if err != nil {
-		return asUsage(err)
-	}
-	proxyURL := "http://" + localAddr(sc.Addr())
-	fmt.Fprintf(stdio.Out, `faultline demo: a sample FastAPI-like app on %s with the sidecar in front of it.
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	return serve(ctx, cfg, stdio, func(sc *server.Sidecar) {
+		proxyURL := "http://" + localAddr(sc.Addr())
+		fmt.Fprintf(stdio.Out, `faultline demo: a sample FastAPI-like app on %s with the sidecar in front of it.
 
   send requests through the sidecar  %[2]s/items/42   %[2]s/secure   %[2]s/boom
   a validation error (422)           curl -X POST -H 'Content-Type: application/json' -d '{"price":-1}' %[2]s/items
@@ -52,16 +51,14 @@ func demoCommand(ctx context.Context, args []string, stdio Stdio) error {
   metrics                            http://%[3]s/metrics
   readiness                          http://%[3]s/readyz
   captured failing requests          %[4]s
+                                     faultline captures list --admin %[4]s
 
 Ctrl-C stops everything.
 `, appURL, proxyURL, localAddr(sc.MetricsAddr()), adminURL(sc.AdminAddr()))
-
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	if traffic > 0 {
-		go demo.Traffic(runCtx, proxyURL, traffic)
-	}
-	return sc.Run(ctx)
+		if traffic > 0 {
+			go demo.Traffic(runCtx, proxyURL, traffic)
+		}
+	})
 }
 
 // demoFlags takes demo's own flags out of args and returns the rest.
@@ -110,7 +107,7 @@ func localAddr(addr string) string {
 
 func adminURL(addr string) string {
 	if addr == "" {
-		return "(the capture page comes with the admin API)"
+		return "(capture is off)"
 	}
-	return "http://" + localAddr(addr) + "/"
+	return "http://" + localAddr(addr)
 }

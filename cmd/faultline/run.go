@@ -6,9 +6,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/faultline-dev/faultline/sidecar/buildinfo"
 	"github.com/faultline-dev/faultline/sidecar/config"
+	"github.com/faultline-dev/faultline/sidecar/metrics"
 	"github.com/faultline-dev/faultline/sidecar/server"
+	"github.com/faultline-dev/faultline/sidecar/tracing/otelsetup"
 )
 
 func runCommand(ctx context.Context, args []string, stdio Stdio) error {
@@ -16,11 +22,50 @@ func runCommand(ctx context.Context, args []string, stdio Stdio) error {
 	if err != nil {
 		return asUsage(err)
 	}
-	sc, err := server.Start(cfg, server.Deps{AccessLog: stdio.Out, Logger: newLogger(stdio.Err, cfg.LogLevel)})
+	return serve(ctx, cfg, stdio, nil)
+}
+
+// serve starts the sidecar for cfg, with tracing from the OTEL_*
+// environment, and runs it until ctx ends. started, if set, is called once
+// the listeners are bound.
+func serve(ctx context.Context, cfg *config.Config, stdio Stdio, started func(*server.Sidecar)) error {
+	log := newLogger(stdio.Err, cfg.LogLevel)
+	reg := prometheus.NewRegistry()
+	onDropped, err := metrics.SpansDropped(reg, otelsetup.DropQueueFull, otelsetup.DropExportFailed)
+	if err != nil {
+		return err
+	}
+	tp, shutdownTracing, err := otelsetup.FromEnv(ctx, os.Getenv, otelsetup.Options{
+		ServiceVersion: buildinfo.Get().Version, OnDropped: onDropped, Logger: log,
+	})
 	if err != nil {
 		return asUsage(err)
 	}
-	return sc.Run(ctx)
+	prop, err := otelsetup.Propagator(os.Getenv)
+	if err != nil {
+		return asUsage(err)
+	}
+	deps := server.Deps{AccessLog: stdio.Out, Logger: log, Registry: reg, Propagator: prop}
+	if tp != nil {
+		// Only a non-nil provider may go into the interface: a nil
+		// *TracerProvider in it would not be a nil interface.
+		deps.TracerProvider = tp
+		log.Info("tracing on")
+	}
+	sc, err := server.Start(cfg, deps)
+	if err != nil {
+		return asUsage(err)
+	}
+	if started != nil {
+		started(sc)
+	}
+	runErr := sc.Run(ctx)
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := shutdownTracing(sctx); err != nil {
+		log.Warn("tracing shutdown", "err", err)
+	}
+	return runErr
 }
 
 // asUsage turns a configuration error into a usage error (exit 2).

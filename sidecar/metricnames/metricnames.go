@@ -27,6 +27,7 @@ const (
 	BuildInfo               = "faultline_build_info"
 	TLSHandshakeErrorsTotal = "faultline_tls_handshake_errors_total"
 	TLSCertExpiry           = "faultline_tls_cert_expiry_timestamp_seconds"
+	SpansDroppedTotal       = "faultline_spans_dropped_total"
 )
 
 // Label keys.
@@ -139,6 +140,7 @@ var Families = []Family{
 	{BuildInfo, Gauge, "Always 1; labels carry the build.", []string{LabelVersion, LabelRevision, LabelGoVersion}},
 	{TLSHandshakeErrorsTotal, Counter, "Failed TLS handshakes, by reason.", []string{LabelReason}},
 	{TLSCertExpiry, Gauge, "Expiry time of the serving certificate, seconds since the epoch.", nil},
+	{SpansDroppedTotal, Counter, "Spans not exported, by reason (queue_full, export_failed).", []string{LabelReason}},
 }
 
 // Lookup returns the family named name, or false.

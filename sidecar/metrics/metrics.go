@@ -228,3 +228,17 @@ func Method(m string) string {
 	}
 	return mn.MethodOther
 }
+
+// SpansDropped registers faultline_spans_dropped_total on reg and returns
+// the function the tracing pipeline calls when it loses spans. Both reasons
+// start at zero, so an alert can watch them before the first loss.
+func SpansDropped(reg prometheus.Registerer, reasons ...string) (func(reason string, n int), error) {
+	c := prometheus.NewCounterVec(counterOpts(mn.SpansDroppedTotal), labels(mn.SpansDroppedTotal))
+	if err := reg.Register(c); err != nil {
+		return nil, err
+	}
+	for _, r := range reasons {
+		c.WithLabelValues(r)
+	}
+	return func(reason string, n int) { c.WithLabelValues(reason).Add(float64(n)) }, nil
+}

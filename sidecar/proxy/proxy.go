@@ -29,7 +29,8 @@ import (
 type Options struct {
 	// Upstream is the app's base URL (scheme and host; a path is prefixed).
 	Upstream *url.URL
-	// Transport carries requests to the upstream. Nil means NewTransport(TransportOptions{}).
+	// Transport carries requests to the upstream. Nil means
+	// NewFastTransport(TransportOptions{}).
 	Transport http.RoundTripper
 	// Observer watches every exchange. Nil means none.
 	Observer exchange.Observer
@@ -71,6 +72,9 @@ type state struct {
 	tap *bodyTap
 }
 
+// emptyValue is a shared header value of one empty string; never appended to.
+var emptyValue = []string{""}
+
 // copyBufferSize is the size of the pooled body copy buffers.
 const copyBufferSize = 32 << 10
 
@@ -78,7 +82,7 @@ const copyBufferSize = 32 << 10
 func New(opts Options) *Handler {
 	h := &Handler{opts: opts, target: opts.Upstream, transport: opts.Transport, now: opts.Now, log: opts.Logger}
 	if h.transport == nil {
-		h.transport = NewTransport(TransportOptions{})
+		h.transport = NewFastTransport(TransportOptions{})
 	}
 	if h.now == nil {
 		h.now = time.Now
@@ -159,6 +163,11 @@ func (h *Handler) outbound(r *http.Request, st *state) *http.Request {
 	out.Close = false
 	out.Header = cloneHeader(r.Header)
 	removeHopHeaders(out.Header)
+	if _, ok := out.Header["User-Agent"]; !ok {
+		// Present but empty: the transport then adds no Go user agent of
+		// its own, so the app sees exactly what the client sent.
+		out.Header["User-Agent"] = emptyValue
+	}
 	if isUpgrade(r.Header) {
 		out.Header.Set("Connection", "Upgrade")
 		out.Header.Set("Upgrade", r.Header.Get("Upgrade"))

@@ -29,18 +29,7 @@ type TransportOptions struct {
 // ignores proxy environment variables: the upstream is on the same host or
 // pod, and an HTTP_PROXY meant for the app's outbound calls must not apply.
 func NewTransport(o TransportOptions) *http.Transport {
-	if o.DialTimeout == 0 {
-		o.DialTimeout = 5 * time.Second
-	}
-	if o.ResponseHeaderTimeout == 0 {
-		o.ResponseHeaderTimeout = 60 * time.Second
-	}
-	if o.MaxIdleConns == 0 {
-		o.MaxIdleConns = 256
-	}
-	if o.IdleConnTimeout == 0 {
-		o.IdleConnTimeout = 90 * time.Second
-	}
+	o = o.withDefaults()
 	d := &net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second}
 	return &http.Transport{
 		Proxy:                  nil,
@@ -55,4 +44,20 @@ func NewTransport(o TransportOptions) *http.Transport {
 		WriteBufferSize:        32 << 10,
 		ReadBufferSize:         32 << 10,
 	}
+}
+
+func (o TransportOptions) withDefaults() TransportOptions {
+	if o.DialTimeout == 0 {
+		o.DialTimeout = 5 * time.Second
+	}
+	if o.ResponseHeaderTimeout == 0 {
+		o.ResponseHeaderTimeout = 60 * time.Second
+	}
+	if o.MaxIdleConns == 0 {
+		o.MaxIdleConns = 256
+	}
+	if o.IdleConnTimeout == 0 {
+		o.IdleConnTimeout = 90 * time.Second
+	}
+	return o
 }

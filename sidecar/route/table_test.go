@@ -203,6 +203,9 @@ func TestTableTemplates(t *testing.T) {
 }
 
 func TestTableMatchDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector may allocate")
+	}
 	tab, err := Compile(benchTemplates())
 	if err != nil {
 		t.Fatal(err)

@@ -18,14 +18,22 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/faultline-dev/faultline/sidecar/accesslog"
+	"github.com/faultline-dev/faultline/sidecar/capture"
+	"github.com/faultline-dev/faultline/sidecar/capture/admin"
+	"github.com/faultline-dev/faultline/sidecar/capture/recorder"
+	"github.com/faultline-dev/faultline/sidecar/capture/store"
 	"github.com/faultline-dev/faultline/sidecar/config"
 	"github.com/faultline-dev/faultline/sidecar/exchange"
 	"github.com/faultline-dev/faultline/sidecar/health"
 	"github.com/faultline-dev/faultline/sidecar/metrics"
 	"github.com/faultline-dev/faultline/sidecar/proxy"
+	"github.com/faultline-dev/faultline/sidecar/redact"
 	"github.com/faultline-dev/faultline/sidecar/route"
+	"github.com/faultline-dev/faultline/sidecar/tracing"
 )
 
 // Deps are what the caller owns: output streams, the logger, the registry.
@@ -37,6 +45,16 @@ type Deps struct {
 	Logger *slog.Logger
 	// Registry holds the metrics; a fresh one per Sidecar in tests.
 	Registry *prometheus.Registry
+	// TracerProvider, when not nil, turns tracing on: one server span per
+	// request, context passed to the app. Nil means tracing is off and
+	// costs nothing.
+	TracerProvider trace.TracerProvider
+	// Propagator reads and writes trace context headers; nil means W3C
+	// trace context and baggage.
+	Propagator propagation.TextMapPropagator
+	// SlowThreshold marks requests whose spans are always exported (with
+	// tracing on); zero means tracing.DefaultSlowThreshold.
+	SlowThreshold time.Duration
 }
 
 // Sidecar is a started sidecar: its listeners are bound, so their addresses
@@ -50,12 +68,13 @@ type Sidecar struct {
 	prober   *health.Prober
 	metrics  *metrics.Metrics
 	proxy    *proxy.Handler
+	store    *store.Store
+	recorder *recorder.Recorder
 	draining atomic.Bool
 
 	main, metricsSrv, admin *http.Server
 	mainLn, metricsLn       net.Listener
 	adminLn                 net.Listener
-	closers                 []func(context.Context) error
 }
 
 // Start builds the sidecar and binds its listeners. Errors name the setting
@@ -104,20 +123,48 @@ func Start(cfg *config.Config, deps Deps) (*Sidecar, error) {
 		Logger:   s.log,
 	}
 
-	observers := exchange.Observers{m}
+	// Observer order matters: capture ends first so tracing can record the
+	// capture id; tracing ends before metrics, since it decides whether an
+	// error's span is kept (x.Sampled), which gives the exemplar.
+	var observers exchange.Observers
+	capturing := cfg.Capture.String() != ""
+	var co *capture.Observer
+	if capturing {
+		var err error
+		if co, err = s.startCapture(cfg); err != nil {
+			return nil, err
+		}
+		observers = append(observers, co)
+	}
+	var tracer *tracing.Observer
+	if deps.TracerProvider != nil {
+		prop := deps.Propagator
+		if prop == nil {
+			prop = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+		}
+		tracer = tracing.New(deps.TracerProvider, prop, tracing.Options{Keep: cfg.Capture.Has, SlowThreshold: deps.SlowThreshold})
+		observers = append(observers, tracer)
+		if co != nil {
+			co.OnCapture = tracing.RecordCaptureID
+		}
+	}
+	observers = append(observers, m)
 	if cfg.AccessLog != accesslog.Off {
 		observers = append(observers, accesslog.New(deps.AccessLog, cfg.AccessLog))
 	}
 	taps := exchange.Taps{
-		Limit:    int(cfg.CaptureMaxBody),
-		Response: func(status int) bool { return status == http.StatusUnprocessableEntity },
+		Limit:   int(cfg.CaptureMaxBody),
+		Request: capturing && cfg.CaptureBodies && cfg.CaptureMaxBody > 0,
+		Response: func(status int) bool {
+			return status == http.StatusUnprocessableEntity || (capturing && cfg.CaptureBodies && cfg.Capture.Has(status))
+		},
 	}
 	if taps.Limit < 16<<10 {
 		// 422 bodies are read for the validation metrics even when
 		// captured bodies are smaller or off.
 		taps.Limit = 16 << 10
 	}
-	s.proxy = proxy.New(proxy.Options{
+	popts := proxy.Options{
 		Upstream: cfg.Upstream,
 		Transport: proxy.NewTransport(proxy.TransportOptions{
 			DialTimeout:           cfg.DialTimeout,
@@ -128,12 +175,67 @@ func Start(cfg *config.Config, deps Deps) (*Sidecar, error) {
 		Taps:        taps,
 		AuthCookies: cfg.AuthCookies,
 		Logger:      s.log,
-	})
+	}
+	if tracer != nil {
+		popts.Decorate = tracer.Decorate
+		popts.TraceIDHeader = tracing.TraceIDHeader
+	}
+	s.proxy = proxy.New(popts)
 
 	if err := s.listen(); err != nil {
+		s.closeCapture(context.Background())
 		return nil, err
 	}
 	return s, nil
+}
+
+// startCapture opens the store, starts the background writer and builds
+// the admin API. An unusable store at start-up is bad input (exit 2);
+// later failures only drop captures.
+func (s *Sidecar) startCapture(cfg *config.Config) (*capture.Observer, error) {
+	red, err := redact.New(redact.Config{Headers: cfg.RedactHeaders, Fields: cfg.RedactFields, Query: cfg.RedactQuery, AuthCookies: cfg.AuthCookies})
+	if err != nil {
+		return nil, &config.Error{Setting: "--redact-*", Msg: err.Error()}
+	}
+	st, err := store.Open(cfg.CaptureStorePath(), store.Options{MaxBytes: cfg.CaptureMaxBytes, MaxCount: cfg.CaptureMaxCount, Logger: s.log})
+	if err != nil {
+		setting := "--data-dir"
+		if cfg.CaptureStore != "" {
+			setting = "--capture-store"
+		}
+		return nil, &config.Error{Setting: setting, Msg: err.Error()}
+	}
+	cm, err := recorder.NewMetrics(s.reg)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("register capture metrics: %w", err)
+	}
+	rec, err := recorder.New(st, red, recorder.Options{Rate: cfg.CaptureRate, Metrics: cm, Logger: s.log})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("capture recorder: %w", err)
+	}
+	s.store, s.recorder = st, rec
+	s.admin = &http.Server{
+		Handler:           admin.New(st, admin.Options{Token: cfg.AdminToken, Logger: s.log}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	return &capture.Observer{Capture: cfg.Capture.Has, Bodies: cfg.CaptureBodies, MaxBody: int(cfg.CaptureMaxBody), Offer: rec.Offer}, nil
+}
+
+// closeCapture drains the capture queue into the store and closes it.
+func (s *Sidecar) closeCapture(ctx context.Context) {
+	if s.recorder != nil {
+		if err := s.recorder.Close(ctx); err != nil {
+			s.log.Warn("capture queue not fully written", "err", err)
+		}
+	}
+	if s.store != nil {
+		if err := s.store.Close(); err != nil {
+			s.log.Warn("close capture store", "err", err)
+		}
+	}
 }
 
 // listen binds the three listeners and builds their servers.
@@ -145,6 +247,13 @@ func (s *Sidecar) listen() error {
 	if s.metricsLn, err = net.Listen("tcp", s.cfg.MetricsListen); err != nil {
 		s.mainLn.Close()
 		return &config.Error{Setting: "--metrics-listen", Msg: err.Error()}
+	}
+	if s.admin != nil {
+		if s.adminLn, err = net.Listen("tcp", s.cfg.AdminListen); err != nil {
+			s.mainLn.Close()
+			s.metricsLn.Close()
+			return &config.Error{Setting: "--admin-listen", Msg: err.Error()}
+		}
 	}
 	errorLog := slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)
 	s.main = &http.Server{
@@ -238,11 +347,11 @@ func (s *Sidecar) drain() error {
 		s.log.Warn("drain timed out; closing remaining connections", "err", err)
 		s.main.Close()
 	}
-	for _, c := range s.closers {
-		if cerr := c(ctx); cerr != nil {
-			s.log.Warn("close", "err", cerr)
-		}
-	}
+	// The capture queue gets its own deadline: a drain that used all its
+	// time must still write what was captured.
+	cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+	s.closeCapture(cctx)
+	ccancel()
 	if s.admin != nil {
 		s.admin.Close()
 	}

@@ -149,7 +149,7 @@ func (s *scanner) item(buf []byte) (location, errType string) {
 			if s.peek() != '"' {
 				s.skip()
 			} else if t := s.str(); len(t) > 2 {
-				errType = s.typeString(t)
+				errType = typeString(t)
 			}
 		default:
 			s.skip()
@@ -189,7 +189,7 @@ func (s *scanner) loc(dst []byte) []byte {
 
 // typeString returns the type in the JSON string t, without allocating for
 // the types FastAPI apps commonly report.
-func (s *scanner) typeString(t []byte) string {
+func typeString(t []byte) string {
 	if known, ok := commonTypes[string(t[1:len(t)-1])]; ok {
 		return known
 	}

@@ -1,0 +1,210 @@
+package otelsetup
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/goleak"
+
+	"github.com/faultline-dev/faultline/sidecar/tracing"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func span(sampled bool, status codes.Code, d time.Duration, kv ...attribute.KeyValue) sdktrace.ReadOnlySpan {
+	var flags trace.TraceFlags
+	if sampled {
+		flags = trace.FlagsSampled
+	}
+	start := time.Unix(1_800_000_000, 0)
+	return tracetest.SpanStub{
+		Name: "GET /items/{item_id}",
+		SpanContext: trace.NewSpanContext(trace.SpanContextConfig{
+			TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, TraceFlags: flags}),
+		StartTime:  start,
+		EndTime:    start.Add(d),
+		Status:     sdktrace.Status{Code: status},
+		Attributes: kv,
+	}.Snapshot()
+}
+
+func TestKeeps(t *testing.T) {
+	p := NewEdgeProcessor(tracetest.NewInMemoryExporter(), ProcessorOptions{SlowThreshold: time.Second})
+	defer p.Shutdown(context.Background())
+	for _, tc := range []struct {
+		name string
+		s    sdktrace.ReadOnlySpan
+		want bool
+	}{
+		{"sampled", span(true, codes.Unset, time.Millisecond), true},
+		{"unsampled", span(false, codes.Unset, time.Millisecond), false},
+		{"unsampled ok status", span(false, codes.Ok, time.Millisecond), false},
+		{"error", span(false, codes.Error, time.Millisecond), true},
+		{"keep", span(false, codes.Unset, time.Millisecond, attribute.Int("http.response.status_code", 422), tracing.KeepKey.Bool(true)), true},
+		{"keep false", span(false, codes.Unset, time.Millisecond, tracing.KeepKey.Bool(false)), false},
+		{"slow", span(false, codes.Unset, time.Second), true},
+		{"just under", span(false, codes.Unset, time.Second-time.Nanosecond), false},
+		{"slow stream", span(false, codes.Unset, time.Hour, tracing.KeepKey.Bool(false)), false},
+		{"failed stream", span(false, codes.Error, time.Hour, tracing.KeepKey.Bool(false)), true},
+	} {
+		if got := p.Keeps(tc.s); got != tc.want {
+			t.Errorf("%s: Keeps = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	off := NewEdgeProcessor(tracetest.NewInMemoryExporter(), ProcessorOptions{SlowThreshold: -1})
+	defer off.Shutdown(context.Background())
+	if off.Keeps(span(false, codes.Unset, time.Hour)) {
+		t.Errorf("a negative threshold keeps slow spans")
+	}
+}
+
+// blockingExporter holds every export until released or its context ends.
+type blockingExporter struct {
+	release  chan struct{}
+	started  chan struct{}
+	mu       sync.Mutex
+	exported int
+}
+
+func newBlockingExporter() *blockingExporter {
+	return &blockingExporter{release: make(chan struct{}), started: make(chan struct{}, 100)}
+}
+
+func (e *blockingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	e.started <- struct{}{}
+	select {
+	case <-e.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	e.mu.Lock()
+	e.exported += len(spans)
+	e.mu.Unlock()
+	return nil
+}
+
+func (e *blockingExporter) Shutdown(context.Context) error { return nil }
+
+// TestQueueFullDrops: a stuck exporter never blocks OnEnd; spans past the
+// queue are dropped and counted.
+func TestQueueFullDrops(t *testing.T) {
+	exp := newBlockingExporter()
+	var mu sync.Mutex
+	reasons := map[string]int{}
+	p := NewEdgeProcessor(exp, ProcessorOptions{
+		MaxQueueSize: 2, MaxExportBatchSize: 1, ScheduleDelay: time.Millisecond,
+		OnDropped: func(reason string, n int) { mu.Lock(); reasons[reason] += n; mu.Unlock() },
+	})
+	p.OnEnd(span(true, codes.Unset, 0))
+	<-exp.started // the first span is in the exporter, which hangs
+	start := time.Now()
+	for range 10 {
+		p.OnEnd(span(true, codes.Unset, 0))
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("OnEnd took %v with a stuck exporter", d)
+	}
+	if got := p.Dropped(); got != 8 {
+		t.Errorf("Dropped = %d, want 8 (10 offered, 2 queued)", got)
+	}
+	mu.Lock()
+	if reasons[DropQueueFull] != 8 {
+		t.Errorf("reasons %v", reasons)
+	}
+	mu.Unlock()
+	close(exp.release)
+	if err := p.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if p.Exported() != 3 || exp.exported != 3 {
+		t.Errorf("exported %d (exporter %d), want 3", p.Exported(), exp.exported)
+	}
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p.OnEnd(span(true, codes.Unset, 0)) // after Shutdown: ignored, no panic
+}
+
+type failingExporter struct{ calls atomic.Int32 }
+
+func (e *failingExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error {
+	if e.calls.Add(1) <= 2 {
+		return errors.New("connection refused")
+	}
+	return nil
+}
+func (e *failingExporter) Shutdown(context.Context) error { return nil }
+
+// TestExportFailureDrops: failed batches are counted, and logged once per
+// outage.
+func TestExportFailureDrops(t *testing.T) {
+	var logs bytes.Buffer
+	var dropped atomic.Int64
+	p := NewEdgeProcessor(&failingExporter{}, ProcessorOptions{
+		MaxExportBatchSize: 3, ScheduleDelay: time.Hour,
+		Logger:    slog.New(slog.NewTextHandler(&logs, nil)),
+		OnDropped: func(reason string, n int) { dropped.Add(int64(n)) },
+	})
+	for range 3 {
+		for range 3 {
+			p.OnEnd(span(false, codes.Error, 0))
+		}
+		p.ForceFlush(context.Background())
+	}
+	p.Shutdown(context.Background())
+	if p.Dropped() != 6 || dropped.Load() != 6 || p.Exported() != 3 {
+		t.Errorf("dropped %d (told %d) exported %d; want 6, 6, 3", p.Dropped(), dropped.Load(), p.Exported())
+	}
+	out := logs.String()
+	if strings.Count(out, "span export failing") != 1 || strings.Count(out, "span export recovered") != 1 {
+		t.Errorf("logs:\n%s", out)
+	}
+}
+
+// TestShutdownDeadline: Shutdown with a stuck exporter returns at its
+// deadline and leaves no goroutine behind (goleak).
+func TestShutdownDeadline(t *testing.T) {
+	exp := newBlockingExporter()
+	p := NewEdgeProcessor(exp, ProcessorOptions{MaxExportBatchSize: 1})
+	p.OnEnd(span(true, codes.Unset, 0))
+	<-exp.started
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := p.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown = %v, want the deadline", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Shutdown took %v", d)
+	}
+	if err := p.ForceFlush(context.Background()); err != nil {
+		t.Errorf("ForceFlush after Shutdown = %v", err)
+	}
+}
+
+func TestRecordAll(t *testing.T) {
+	s := RecordAll(sdktrace.ParentBased(sdktrace.NeverSample()))
+	params := sdktrace.SamplingParameters{ParentContext: context.Background(), TraceID: trace.TraceID{1}, Name: "x"}
+	if d := s.ShouldSample(params).Decision; d != sdktrace.RecordOnly {
+		t.Errorf("drop became %v, want RecordOnly", d)
+	}
+	s = RecordAll(sdktrace.AlwaysSample())
+	if d := s.ShouldSample(params).Decision; d != sdktrace.RecordAndSample {
+		t.Errorf("sample became %v", d)
+	}
+	if s.Description() != "RecordAll{AlwaysOnSampler}" {
+		t.Errorf("description %q", s.Description())
+	}
+}
