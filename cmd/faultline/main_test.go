@@ -42,7 +42,7 @@ func TestBadInputExitsTwo(t *testing.T) {
 }
 
 func TestRunPortInUse(t *testing.T) {
-	code, _, stderr := runMain("run", "--listen", "127.0.0.1:0", "--metrics-listen", "256.0.0.1:1")
+	code, _, stderr := runMain("run", "--listen", "127.0.0.1:0", "--metrics-listen", "256.0.0.1:1", "--data-dir", t.TempDir())
 	if code != 2 || !strings.HasPrefix(stderr, "faultline: --metrics-listen: ") {
 		t.Errorf("code %d stderr %q", code, stderr)
 	}
