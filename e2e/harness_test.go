@@ -189,6 +189,20 @@ func startSidecar(t *testing.T, args ...string) *sidecar {
 	}
 }
 
+// stop sends SIGTERM and waits for a clean exit.
+func (s *sidecar) stop(t *testing.T) {
+	t.Helper()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("sidecar did not stop on SIGTERM")
+	}
+	if code := s.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("sidecar exited %d:\n%s", code, s.Stderr.String())
+	}
+}
+
 // waitReady polls /readyz until it answers want.
 func (s *sidecar) waitReady(t *testing.T, want int) {
 	t.Helper()

@@ -73,6 +73,11 @@ func TestEveryFamilyRegistered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dropped, err := SpansDropped(reg, "queue_full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped("queue_full", 2)
 	x := newExchange("GET", "/s", 401)
 	m.End(x)
 	x = newExchange("POST", "/i", 422)
