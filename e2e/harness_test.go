@@ -145,11 +145,18 @@ type sidecar struct {
 // unless given) and waits for its "faultline serving" line.
 func startSidecar(t *testing.T, args ...string) *sidecar {
 	t.Helper()
+	return startSidecarEnv(t, nil, args...)
+}
+
+// startSidecarEnv is startSidecar with extra environment variables.
+func startSidecarEnv(t *testing.T, env []string, args ...string) *sidecar {
+	t.Helper()
 	needE2E(t)
 	base := []string{"run", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
 		"--data-dir", t.TempDir()}
 	s := &sidecar{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, exited: make(chan struct{})}
 	s.cmd = exec.Command(binary, append(base, args...)...)
+	s.cmd.Env = append(os.Environ(), env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.Stdout, s.Stderr
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)

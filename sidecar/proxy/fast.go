@@ -7,21 +7,31 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"sync"
+	"syscall"
 	"time"
 )
 
-// FastTransport sends the commonest requests (bodiless GET, HEAD and
-// OPTIONS to a plain-HTTP upstream) over its own keep-alive HTTP/1.1
+// FastTransport sends requests without a body or with a small body of
+// known length to a plain-HTTP upstream over its own keep-alive HTTP/1.1
 // connections, writing and reading on the caller's goroutine. Everything
-// else (bodies, upgrades, other methods, https) goes to Fallback.
+// else (streamed or large uploads, upgrades, https) goes to Fallback.
 //
 // http.Transport runs two goroutines per connection and hands every request
 // and response between them over channels; on a 2-core sidecar those
-// handoffs cost more than the proxying itself. A bodiless idempotent
-// request needs none of that machinery: it can be written, and retried on a
-// fresh connection if a pooled one turns out to be closed, without any risk
-// of sending something twice that must not be.
+// handoffs cost more than the proxying itself. A small request fits in the
+// socket buffers, so writing it before reading cannot deadlock against an
+// app that answers early, and none of that machinery is needed.
+//
+// It also owns connection reuse, which matters in front of uvicorn: after
+// an unhandled exception uvicorn answers 500 and then closes the
+// connection without saying so, a millisecond later. http.Transport pools
+// that connection, and a POST sent on it in that millisecond is reset,
+// which a proxy must not retry. FastTransport never reuses a connection
+// after a 5xx, and checks a pooled connection for a pending close before
+// using it. Only idempotent bodiless requests are retried, once, on a
+// fresh connection.
 //
 // FastTransport is safe for concurrent use.
 type FastTransport struct {
@@ -59,18 +69,37 @@ type fastConn struct {
 	lastUsed time.Time
 }
 
+// maxFastBody is the largest request body sent on the fast path: well
+// within a loopback socket's buffers.
+const maxFastBody = 64 << 10
+
 // fastEligible reports whether r can take the fast path.
 func fastEligible(r *http.Request) bool {
-	if r.Body != nil || r.URL.Scheme != "http" || r.Close {
+	if r.URL.Scheme != "http" || r.Close {
+		return false
+	}
+	if r.Body != nil && (r.ContentLength <= 0 || r.ContentLength > maxFastBody) {
+		return false
+	}
+	if _, upgrade := r.Header["Upgrade"]; upgrade {
+		return false
+	}
+	_, expect := r.Header["Expect"]
+	return !expect
+}
+
+// retryable reports whether r may be sent again after its connection
+// failed before any answer: it has no body to replay and its method is
+// idempotent (RFC 9110 section 9.2.2).
+func retryable(r *http.Request) bool {
+	if r.Body != nil {
 		return false
 	}
 	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions:
-	default:
-		return false
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return true
 	}
-	_, upgrade := r.Header["Upgrade"]
-	return !upgrade
+	return false
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -87,7 +116,7 @@ func (t *FastTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 				return nil, err
 			}
 		}
-		resp, err := t.exchange(ctx, c, r)
+		resp, err := t.exchange(ctx, c, r, reused)
 		if err == nil {
 			return resp, nil
 		}
@@ -97,7 +126,7 @@ func (t *FastTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 		// A pooled connection the app closed while idle (gunicorn's
 		// keep-alive is 2s) fails on first use: retry once on a new one.
-		if reused && attempt == 0 && !isTimeout(err) {
+		if reused && attempt == 0 && !isTimeout(err) && retryable(r) {
 			continue
 		}
 		return nil, err
@@ -123,7 +152,7 @@ func (t *FastTransport) getIdle() (*fastConn, bool) {
 	for n := len(t.idle); n > 0; n = len(t.idle) {
 		c := t.idle[n-1]
 		t.idle = t.idle[:n-1]
-		if now.Sub(c.lastUsed) < t.IdleConnTimeout {
+		if now.Sub(c.lastUsed) < t.IdleConnTimeout && !closedByPeer(c.nc) {
 			return c, true
 		}
 		c.nc.Close()
@@ -162,7 +191,11 @@ var aLongTimeAgo = time.Unix(1, 0)
 
 // exchange writes r on c and reads the response head. The returned body
 // puts c back in the pool once read to the end.
-func (t *FastTransport) exchange(ctx context.Context, c *fastConn, r *http.Request) (*http.Response, error) {
+func (t *FastTransport) exchange(ctx context.Context, c *fastConn, r *http.Request, reused bool) (*http.Response, error) {
+	trace := httptrace.ContextClientTrace(ctx)
+	if trace != nil && trace.GotConn != nil {
+		trace.GotConn(httptrace.GotConnInfo{Conn: c.nc, Reused: reused})
+	}
 	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(aLongTimeAgo) })
 	if err := c.nc.SetReadDeadline(time.Now().Add(t.ResponseHeaderTimeout)); err != nil {
 		stop()
@@ -175,6 +208,16 @@ func (t *FastTransport) exchange(ctx context.Context, c *fastConn, r *http.Reque
 	if err := c.bw.Flush(); err != nil {
 		stop()
 		return nil, err
+	}
+	if trace != nil && trace.WroteRequest != nil {
+		trace.WroteRequest(httptrace.WroteRequestInfo{})
+	}
+	if trace != nil && trace.GotFirstResponseByte != nil {
+		if _, err := c.br.Peek(1); err != nil {
+			stop()
+			return nil, err
+		}
+		trace.GotFirstResponseByte()
 	}
 	var resp *http.Response
 	var err error
@@ -198,7 +241,10 @@ func (t *FastTransport) exchange(ctx context.Context, c *fastConn, r *http.Reque
 		stop()
 		return nil, err
 	}
-	resp.Body = &fastBody{rc: resp.Body, c: c, t: t, stop: stop, reusable: !resp.Close}
+	// An app that failed may close the connection right after its answer
+	// without announcing it (uvicorn after an exception): never reuse it.
+	reusable := !resp.Close && resp.StatusCode < 500
+	resp.Body = &fastBody{rc: resp.Body, c: c, t: t, stop: stop, reusable: reusable}
 	return resp, nil
 }
 
@@ -242,4 +288,28 @@ func (b *fastBody) finish(complete bool) {
 		return
 	}
 	b.t.putIdle(b.c)
+}
+
+// closedByPeer reports whether the app closed (or reset) an idle
+// connection, or sent bytes on it unasked: either way it must not be used.
+// It peeks without blocking, one system call.
+func closedByPeer(nc net.Conn) bool {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return true
+	}
+	var buf [1]byte
+	closed := false
+	err = rc.Read(func(fd uintptr) bool {
+		_, _, rerr := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		// EAGAIN: nothing pending, the connection is healthy. Anything
+		// else (data, EOF, an error) disqualifies it.
+		closed = rerr != syscall.EAGAIN && rerr != syscall.EWOULDBLOCK && rerr != syscall.EINTR
+		return true
+	})
+	return closed || err != nil
 }

@@ -1,11 +1,13 @@
 package proxy
 
 import (
+	"bufio"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -112,8 +114,11 @@ func TestFastEligible(t *testing.T) {
 	}{
 		{"get", &http.Request{Method: "GET", URL: u, Header: http.Header{}}, true},
 		{"head", &http.Request{Method: "HEAD", URL: u, Header: http.Header{}}, true},
-		{"post", &http.Request{Method: "POST", URL: u, Header: http.Header{}}, false},
-		{"get with body", &http.Request{Method: "GET", URL: u, Header: http.Header{}, Body: io.NopCloser(nil)}, false},
+		{"bodiless post", &http.Request{Method: "POST", URL: u, Header: http.Header{}}, true},
+		{"small body", &http.Request{Method: "POST", URL: u, Header: http.Header{}, Body: io.NopCloser(nil), ContentLength: 100}, true},
+		{"large body", &http.Request{Method: "POST", URL: u, Header: http.Header{}, Body: io.NopCloser(nil), ContentLength: maxFastBody + 1}, false},
+		{"streamed body", &http.Request{Method: "POST", URL: u, Header: http.Header{}, Body: io.NopCloser(nil), ContentLength: -1}, false},
+		{"expect continue", &http.Request{Method: "PUT", URL: u, Header: http.Header{"Expect": {"100-continue"}}}, false},
 		{"upgrade", &http.Request{Method: "GET", URL: u, Header: http.Header{"Upgrade": {"websocket"}}}, false},
 		{"https", &http.Request{Method: "GET", URL: &url.URL{Scheme: "https", Host: "app"}, Header: http.Header{}}, false},
 	}
@@ -121,5 +126,91 @@ func TestFastEligible(t *testing.T) {
 		if got := fastEligible(tc.req); got != tc.want {
 			t.Errorf("%s: fastEligible = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestFastTransportNoReuseAfterServerError reproduces uvicorn after an
+// unhandled exception: a 500 without "Connection: close", then the
+// connection closes a moment later. The next request, a POST that must not
+// be retried, must not be sent on that connection.
+func TestFastTransportNoReuseAfterServerError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var conns atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func(c net.Conn) {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					if req.URL.Path == "/boom" {
+						io.WriteString(c, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\n\r\nerror")
+						time.Sleep(50 * time.Millisecond)
+						return // closes, unannounced
+					}
+					io.WriteString(c, "HTTP/1.1 422 Unprocessable Entity\r\nContent-Length: 2\r\n\r\nno")
+				}
+			}(c)
+		}
+	}()
+	tr := NewFastTransport(TransportOptions{})
+	defer tr.CloseIdleConnections()
+	send := func(method, path, body string) int {
+		var rd io.Reader
+		if body != "" {
+			rd = strings.NewReader(body)
+		}
+		req, _ := http.NewRequest(method, "http://"+ln.Addr().String()+path, rd)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for range 3 {
+		if code := send("GET", "/boom", ""); code != 500 {
+			t.Fatalf("GET /boom: %d", code)
+		}
+		if code := send("POST", "/items", `{"price":0}`); code != 422 {
+			t.Fatalf("POST after a 500: %d", code)
+		}
+	}
+}
+
+// TestClosedByPeer: a pooled connection whose peer closed is detected
+// before use.
+func TestClosedByPeer(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() { c, _ := ln.Accept(); accepted <- c }()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	srv := <-accepted
+	if closedByPeer(c) {
+		t.Error("healthy connection reported closed")
+	}
+	srv.Close()
+	time.Sleep(20 * time.Millisecond)
+	if !closedByPeer(c) {
+		t.Error("closed connection reported healthy")
 	}
 }

@@ -166,7 +166,7 @@ func Start(cfg *config.Config, deps Deps) (*Sidecar, error) {
 	}
 	popts := proxy.Options{
 		Upstream: cfg.Upstream,
-		Transport: proxy.NewTransport(proxy.TransportOptions{
+		Transport: proxy.NewFastTransport(proxy.TransportOptions{
 			DialTimeout:           cfg.DialTimeout,
 			ResponseHeaderTimeout: cfg.UpstreamTimeout,
 		}),
