@@ -64,9 +64,13 @@ func NewFastTransport(o TransportOptions) *FastTransport {
 
 type fastConn struct {
 	nc       net.Conn
+	raw      syscall.RawConn // for closedByPeer; nil if nc has none
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	lastUsed time.Time
+	// body is the response body wrapper, reused: a connection carries one
+	// exchange at a time.
+	body fastBody
 }
 
 // maxFastBody is the largest request body sent on the fast path: well
@@ -152,7 +156,7 @@ func (t *FastTransport) getIdle() (*fastConn, bool) {
 	for n := len(t.idle); n > 0; n = len(t.idle) {
 		c := t.idle[n-1]
 		t.idle = t.idle[:n-1]
-		if now.Sub(c.lastUsed) < t.IdleConnTimeout && !closedByPeer(c.nc) {
+		if now.Sub(c.lastUsed) < t.IdleConnTimeout && !closedByPeer(c.raw) {
 			return c, true
 		}
 		c.nc.Close()
@@ -182,7 +186,11 @@ func (t *FastTransport) dial(ctx context.Context, host string) (*fastConn, error
 	if err != nil {
 		return nil, err
 	}
-	return &fastConn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 8<<10)}, nil
+	c := &fastConn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 8<<10)}
+	if sc, ok := nc.(syscall.Conn); ok {
+		c.raw, _ = sc.SyscallConn()
+	}
+	return c, nil
 }
 
 // aLongTimeAgo is a deadline that has passed: setting it unblocks any
@@ -244,67 +252,66 @@ func (t *FastTransport) exchange(ctx context.Context, c *fastConn, r *http.Reque
 	// An app that failed may close the connection right after its answer
 	// without announcing it (uvicorn after an exception): never reuse it.
 	reusable := !resp.Close && resp.StatusCode < 500
-	resp.Body = &fastBody{rc: resp.Body, c: c, t: t, stop: stop, reusable: reusable}
+	c.body = fastBody{rc: resp.Body, c: c, t: t, stop: stop, reusable: reusable}
+	resp.Body = &c.body
 	return resp, nil
 }
 
-// fastBody returns its connection to the pool when the body was read to
-// the end and the response allows keep-alive; otherwise Close closes it.
+// fastBody returns its connection to the pool on Close when the body was
+// read to the end and the response allows keep-alive; otherwise Close
+// closes it. The connection is released in Close, never earlier, because
+// the wrapper lives in the connection and is reused by its next exchange.
 type fastBody struct {
 	rc       io.ReadCloser
 	c        *fastConn
 	t        *FastTransport
 	stop     func() bool
 	reusable bool
-	done     bool
+	eof      bool
+	closed   bool
 }
 
 func (b *fastBody) Read(p []byte) (int, error) {
-	if b.done {
+	if b.closed {
+		return 0, errors.New("proxy: read on a closed body")
+	}
+	if b.eof {
 		return 0, io.EOF
 	}
 	n, err := b.rc.Read(p)
 	if err == io.EOF {
-		b.finish(true)
+		b.eof = true
 	}
 	return n, err
 }
 
-func (b *fastBody) Close() error {
-	if !b.done {
-		b.finish(false)
-	}
-	return nil
-}
-
-// finish releases the connection: back to the pool after a complete body,
+// Close releases the connection: back to the pool after a complete body,
 // closed otherwise.
-func (b *fastBody) finish(complete bool) {
-	b.done = true
+func (b *fastBody) Close() error {
+	if b.closed {
+		return nil
+	}
+	b.closed = true
 	// stop reports false when the context was already cancelled and the
 	// deadline set: such a connection is not reusable.
-	if !b.stop() || !complete || !b.reusable {
+	if !b.stop() || !b.eof || !b.reusable {
 		b.c.nc.Close()
-		return
+		return nil
 	}
 	b.t.putIdle(b.c)
+	return nil
 }
 
 // closedByPeer reports whether the app closed (or reset) an idle
 // connection, or sent bytes on it unasked: either way it must not be used.
 // It peeks without blocking, one system call.
-func closedByPeer(nc net.Conn) bool {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
+func closedByPeer(rc syscall.RawConn) bool {
+	if rc == nil {
 		return false
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return true
 	}
 	var buf [1]byte
 	closed := false
-	err = rc.Read(func(fd uintptr) bool {
+	err := rc.Read(func(fd uintptr) bool {
 		_, _, rerr := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		// EAGAIN: nothing pending, the connection is healthy. Anything
 		// else (data, EOF, an error) disqualifies it.

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -205,12 +206,52 @@ func TestClosedByPeer(t *testing.T) {
 	}
 	defer c.Close()
 	srv := <-accepted
-	if closedByPeer(c) {
+	raw, _ := c.(*net.TCPConn).SyscallConn()
+	if closedByPeer(raw) {
 		t.Error("healthy connection reported closed")
 	}
 	srv.Close()
 	time.Sleep(20 * time.Millisecond)
-	if !closedByPeer(c) {
+	if !closedByPeer(raw) {
 		t.Error("closed connection reported healthy")
+	}
+}
+
+// TestFastTransportConcurrentReuse: connections pass between goroutines
+// through the pool; every body must be the one its request asked for.
+func TestFastTransportConcurrentReuse(t *testing.T) {
+	be, conns := countingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.URL.Path)
+	}))
+	tr := NewFastTransport(TransportOptions{})
+	defer tr.CloseIdleConnections()
+	errs := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			for i := range 200 {
+				path := "/" + string(rune('a'+g)) + "/" + strings.Repeat("x", i%7)
+				req, _ := http.NewRequest("GET", be.URL+path, nil)
+				resp, err := tr.RoundTrip(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(b) != path {
+					errs <- fmt.Errorf("asked %s, got %s", path, b)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := conns.Load(); n > 8 {
+		t.Errorf("%d connections for 8 concurrent clients", n)
 	}
 }

@@ -59,9 +59,16 @@ func cloneHeader(h http.Header) http.Header {
 	return h2
 }
 
+// copyHeader adds src's values to dst. A key dst lacks takes src's slice
+// itself: src (the upstream response's head) is not used again, and the
+// copy would cost an allocation per header.
 func copyHeader(dst, src http.Header) {
 	for k, vv := range src {
-		dst[k] = append(dst[k], vv...)
+		if prior, ok := dst[k]; ok {
+			dst[k] = append(prior, vv...)
+		} else {
+			dst[k] = vv
+		}
 	}
 }
 
@@ -92,19 +99,30 @@ func copyTrailers(dst http.Header, trailer http.Header) {
 // them to nil explicitly (not possible from the wire; kept for symmetry
 // with httputil).
 func setForwarded(h http.Header, r *http.Request) {
+	// One backing array for both values; each slice is full (len == cap),
+	// so a later append copies instead of overwriting its neighbour.
+	vals := make([]string, 2)
+	vals[1] = r.Host
+	h["X-Forwarded-Host"] = vals[1:2:2]
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		if prior, ok := h["X-Forwarded-For"]; ok {
 			ip = strings.Join(prior, ", ") + ", " + ip
 		}
-		h["X-Forwarded-For"] = []string{ip}
+		vals[0] = ip
+		h["X-Forwarded-For"] = vals[0:1:1]
 	}
-	h["X-Forwarded-Host"] = []string{r.Host}
 	if r.TLS != nil {
-		h["X-Forwarded-Proto"] = []string{"https"}
+		h["X-Forwarded-Proto"] = protoHTTPS
 	} else {
-		h["X-Forwarded-Proto"] = []string{"http"}
+		h["X-Forwarded-Proto"] = protoHTTP
 	}
 }
+
+// Shared, full header values: never appended to in place.
+var (
+	protoHTTP  = []string{"http"}
+	protoHTTPS = []string{"https"}
+)
 
 func isUpgrade(h http.Header) bool {
 	return httpHeaderHasToken(h, "Connection", "upgrade") && h.Get("Upgrade") != ""
