@@ -73,6 +73,10 @@ type fastConn struct {
 	body fastBody
 }
 
+// peekAfter is how long a connection must have been idle before it is
+// checked for a close by the app.
+const peekAfter = 250 * time.Millisecond
+
 // maxFastBody is the largest request body sent on the fast path: well
 // within a loopback socket's buffers.
 const maxFastBody = 64 << 10
@@ -156,7 +160,10 @@ func (t *FastTransport) getIdle() (*fastConn, bool) {
 	for n := len(t.idle); n > 0; n = len(t.idle) {
 		c := t.idle[n-1]
 		t.idle = t.idle[:n-1]
-		if now.Sub(c.lastUsed) < t.IdleConnTimeout && !closedByPeer(c.raw) {
+		idle := now.Sub(c.lastUsed)
+		// A connection idle for less than peekAfter cannot have met the
+		// app's keep-alive timeout (gunicorn's is 2s): skip the system call.
+		if idle < t.IdleConnTimeout && (idle < peekAfter || !closedByPeer(c.raw)) {
 			return c, true
 		}
 		c.nc.Close()
