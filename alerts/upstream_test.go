@@ -1,11 +1,6 @@
-//go:build upstream
-
-// This test needs modules that the repository's go.mod does not list yet
-// (rulefmt pulls in the PromQL engine and OpenTelemetry, monitoringv1
-// Kubernetes' apimachinery). Run it with a scratch module file:
-//
-//	cp go.mod /tmp/upstream.mod && cp go.sum /tmp/upstream.sum
-//	go test -tags upstream -mod=mod -modfile=/tmp/upstream.mod -run Upstream ./alerts/
+// These tests hold the generated rules to the upstream definitions:
+// Prometheus' own rulefmt parser and validation, and prometheus-operator's
+// PrometheusRule type, decoded strictly.
 
 package alerts
 
