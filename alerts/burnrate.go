@@ -113,7 +113,10 @@ func (b *builder) errorRatio(o objective, window string) string {
 			all,
 		)
 	}
-	ok := slices.Concat(scope, []string{nre(metricnames.LabelCode, o.errorCodes)})
+	// A 101's duration is the life of the upgraded connection (a WebSocket
+	// open for minutes), not a response time: it is left out of latency,
+	// as failures are.
+	ok := slices.Concat(scope, []string{nre(metricnames.LabelCode, o.errorCodes+"|"+codeSwitchingProtocols)})
 	count := sumRate(by, b.sel(metricnames.Series(metricnames.HTTPRequestDuration, metricnames.SuffixCount), ok...), window)
 	fast := sumRate(by, b.sel(metricnames.Series(metricnames.HTTPRequestDuration, metricnames.SuffixBucket), slices.Concat(ok, []string{leMatcher(o.threshold)})...), window)
 	return lines(
@@ -126,6 +129,9 @@ func (b *builder) errorRatio(o objective, window string) string {
 		count,
 	)
 }
+
+// codeSwitchingProtocols is the code label of upgraded connections.
+const codeSwitchingProtocols = "101"
 
 func (b *builder) burnRateAlerts() []Rule {
 	var rules []Rule

@@ -71,7 +71,8 @@ type AvailabilityObjective struct {
 
 // LatencyObjective is the share of requests that must be answered within
 // Threshold. Requests answered with one of the availability error codes are
-// left out: they count against availability.
+// left out: they count against availability. So are upgraded connections
+// (code 101, WebSocket): their duration is how long they stayed open.
 type LatencyObjective struct {
 	// Objective is a percentage, e.g. 99. Zero means the service's
 	// objective, or DefaultLatencyObjective.

@@ -86,15 +86,16 @@ func slo(o Options) *board {
 		}},
 	})
 	// As in the latency SLI, requests answered with an error code count
-	// against availability only.
-	notFailed := matcher{mn.LabelCode, "!~", code5xx}
+	// against availability only, and upgraded connections (101: their
+	// duration is how long a WebSocket stayed open) not at all.
+	notFailed := matcher{mn.LabelCode, "!~", code5xx + "|101"}
 	count := mn.Series(mn.HTTPRequestDuration, mn.SuffixCount)
 	bucket := mn.Series(mn.HTTPRequestDuration, mn.SuffixBucket)
 	slow := "(" + sum(rate(sel(count, notFailed), rateWindow), mn.LabelRoute) + " - " +
 		sum(rate(sel(bucket, notFailed, leMatcher(o.LatencyThreshold.Seconds())), rateWindow), mn.LabelRoute) + ")"
 	add(b, graph(unitPercent).DataLinks(one(troubleshootLink(seriesRoute))), spec{
 		title: fmt.Sprintf("Which routes answer slower than %v, as a share of all requests?", o.LatencyThreshold),
-		desc: fmt.Sprintf("Each route's requests slower than %v (5xx left out, as in the latency SLI) divided by all such requests of the selection: "+
+		desc: fmt.Sprintf("Each route's requests slower than %v (5xx and upgraded connections left out, as in the latency SLI) divided by all such requests of the selection: "+
 			"the routes on top spend most of the latency budget. Only routes with a slow request appear.", o.LatencyThreshold),
 		w: 12, h: 9,
 		targets: []target{{

@@ -89,7 +89,7 @@ func (b *bench) prepare(ctx context.Context) error {
 	b.started = time.Now()
 	b.results = map[string]*targetResult{}
 	b.versions = map[string]string{"go": runtime.Version()}
-	targets, err := selectTargets(b.opts.targets, b.opts.variants)
+	targets, err := selectTargets(b.opts.targets, b.opts.variants, b.opts.tls)
 	if err != nil {
 		return err
 	}
@@ -162,6 +162,11 @@ func (b *bench) prepare(ctx context.Context) error {
 	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if b.opts.tls {
+		if b.env.tlsCert, b.env.tlsKey, err = writeSelfSigned(tmp); err != nil {
+			return fmt.Errorf("certificate for --tls: %w", err)
+		}
 	}
 
 	port, err := freePort()

@@ -22,6 +22,7 @@ type options struct {
 	jsonFile        string
 	faultlineBin    string
 	keepTmp         bool
+	tls             bool
 	tools           map[string]string // tool name -> path given by flag, "" to look it up
 }
 
@@ -59,6 +60,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.jsonFile, "json", "", "also write the results as JSON to this file")
 	fs.StringVar(&o.faultlineBin, "faultline-bin", "", "use this faultline binary instead of building ./cmd/faultline")
 	fs.BoolVar(&o.keepTmp, "keep-tmp", false, "keep the temp dir (configs, server logs) and print its path")
+	fs.BoolVar(&o.tls, "tls", false, "also measure nginx and faultline (and variants) terminating HTTPS, as targets NAME-tls beside NAME, with one self-signed ECDSA P-256 certificate")
 	for _, t := range []string{"wrk", "nginx", "haproxy", "caddy"} {
 		fs.Func(t, "path of "+t+" (default: from $PATH, then /usr/sbin or /usr/bin)", func(s string) error {
 			o.tools[t] = s
@@ -105,7 +107,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	o.duration = o.duration.Round(time.Second)
 	o.latencyDuration = o.latencyDuration.Round(time.Second)
 	o.warmup = o.warmup.Round(time.Second)
-	if _, err := selectTargets(o.targets, o.variants); err != nil {
+	if _, err := selectTargets(o.targets, o.variants, o.tls); err != nil {
 		return o, usageError{err.Error()}
 	}
 	return o, nil

@@ -46,6 +46,12 @@ type summary struct {
 	// Errors is the sum of wrk's socket errors and non-2xx/3xx responses over
 	// all measured runs.
 	Errors int64 `json:"errors"`
+	// For a TLS twin (NAME-tls, with --tls) measured beside NAME: what
+	// terminating TLS adds to NAME's CPU/req and p50 @1, and its req/s
+	// over NAME's.
+	TLSAddedCPUus   *float64 `json:"tls_added_cpu_us_per_request,omitempty"`
+	TLSAddedP50C1us *float64 `json:"tls_added_p50_us_1conn,omitempty"`
+	TLSRatioToPlain *float64 `json:"tls_ratio_to_plain,omitempty"`
 
 	Samples []sample `json:"samples"`
 }
@@ -60,10 +66,11 @@ type targetResult struct {
 
 // summarize reduces each target's samples to medians and relates them to the
 // targets named "nginx" and "direct" when those were measured. Ratios and the
-// added latency are taken between medians.
+// added latency are taken between medians. A TLS twin (NAME-tls) is compared
+// with "nginx-tls" for × nginx, and with NAME for what TLS adds.
 func summarize(results []targetResult) []summary {
 	out := make([]summary, 0, len(results))
-	type med struct{ rps, p50c1 float64 }
+	type med struct{ rps, p50c1, cpu float64 }
 	meds := map[string]med{}
 	for _, r := range results {
 		s := summary{Name: r.name, Kind: r.kind, Skipped: r.skipped, Notes: r.notes, Rounds: len(r.samples), Samples: r.samples}
@@ -82,18 +89,26 @@ func summarize(results []targetResult) []summary {
 			}
 			s.Errors += x.Throughput.Errors + x.Latency.Errors
 		}
-		m := med{median(rps), median(p50c1)}
+		m := med{median(rps), median(p50c1), median(cpu)}
 		meds[r.name] = m
 		s.ReqPerSec, s.P50C1us = opt(m.rps), opt(m.p50c1)
 		s.P99C1us, s.P50CNus, s.P99CNus = opt(median(p99c1)), opt(median(p50cn)), opt(median(p99cn))
 		s.CPUPerReqUs, s.PeakRSSMiB = opt(median(cpu)), opt(maxOf(rss))
 		out = append(out, s)
 	}
-	nginx, haveNginx := meds["nginx"]
 	direct, haveDirect := meds["direct"]
 	for i := range out {
 		m := meds[out[i].Name]
-		if haveNginx {
+		nginxName := "nginx"
+		if plain, ok := strings.CutSuffix(out[i].Name, "-tls"); ok {
+			nginxName = "nginx-tls"
+			if p, ok := meds[plain]; ok {
+				out[i].TLSAddedCPUus = opt(diff(m.cpu, p.cpu))
+				out[i].TLSAddedP50C1us = opt(diff(m.p50c1, p.p50c1))
+				out[i].TLSRatioToPlain = opt(ratio(m.rps, p.rps))
+			}
+		}
+		if nginx, ok := meds[nginxName]; ok {
 			out[i].RatioToNginx = opt(ratio(m.rps, nginx.rps))
 		}
 		if haveDirect {
@@ -173,6 +188,11 @@ func writeMarkdown(w io.Writer, r report) error {
 		}
 		for _, note := range s.Notes {
 			notes = append(notes, fmt.Sprintf("`%s`: %s", s.Name, note))
+		}
+		if s.TLSRatioToPlain != nil {
+			plain := strings.TrimSuffix(s.Name, "-tls")
+			notes = append(notes, fmt.Sprintf("`%s`: terminating TLS adds %s CPU/req and %s p50 @1 to `%s`, at %s its req/s; × nginx compares with `nginx-tls`",
+				s.Name, fmtCPU(s.TLSAddedCPUus), fmtLatency(s.TLSAddedP50C1us), plain, fmtRatio(s.TLSRatioToPlain)))
 		}
 	}
 	b.WriteString("\n")

@@ -169,6 +169,41 @@ func TestSummarizeWithoutBaselines(t *testing.T) {
 	}
 }
 
+// TestSummarizeTLSTwins: a NAME-tls target is compared with nginx-tls for
+// × nginx, and with NAME for what TLS adds.
+func TestSummarizeTLSTwins(t *testing.T) {
+	got := summarize([]targetResult{
+		{name: "nginx", kind: "nginx", samples: []sample{round(40000, 400000, 50, 100, 1000, 2000, fp(4), ip(1024))}},
+		{name: "nginx-tls", kind: "nginx", samples: []sample{round(30000, 300000, 80, 150, 1500, 3000, fp(4.5), ip(1024))}},
+		{name: "faultline", kind: "faultline", samples: []sample{round(20000, 200000, 100, 200, 3000, 6000, fp(6), ip(1024))}},
+		{name: "faultline-tls", kind: "faultline", samples: []sample{round(15000, 150000, 150, 260, 4000, 8000, fp(6), ip(1024))}},
+	})
+	by := map[string]summary{}
+	for _, s := range got {
+		by[s.Name] = s
+	}
+	ft := by["faultline-tls"]
+	for _, c := range []struct {
+		field     string
+		got, want *float64
+	}{
+		{"× nginx", ft.RatioToNginx, fp(0.5)},
+		{"tls ratio", ft.TLSRatioToPlain, fp(0.75)},
+		{"tls cpu", ft.TLSAddedCPUus, fp(10)},      // 40 µs - 30 µs
+		{"tls p50 @1", ft.TLSAddedP50C1us, fp(50)}, // 150 - 100
+		{"nginx-tls × nginx", by["nginx-tls"].RatioToNginx, fp(1)},
+		{"nginx tls cpu", by["nginx-tls"].TLSAddedCPUus, fp(5)},
+		{"plain × nginx", by["faultline"].RatioToNginx, fp(0.5)},
+	} {
+		if c.got == nil || !approx(*c.got, *c.want) {
+			t.Errorf("%s = %s, want %s", c.field, show(c.got), show(c.want))
+		}
+	}
+	if by["faultline"].TLSRatioToPlain != nil {
+		t.Error("a plain target has TLS figures")
+	}
+}
+
 func sameFloat(a, b float64) bool {
 	if math.IsNaN(a) || math.IsNaN(b) {
 		return math.IsNaN(a) && math.IsNaN(b)

@@ -75,15 +75,17 @@ func TestSelectTargets(t *testing.T) {
 		want    []string
 		expect  []string
 		wantErr bool
+		tls     bool
 	}{
-		{"default is all", nil, []string{"direct", "nginx", "haproxy", "caddy", "httputil", "faultline", "trace"}, false},
-		{"order kept, duplicates dropped", []string{"faultline", "nginx", "faultline", "trace"}, []string{"faultline", "nginx", "trace"}, false},
-		{"variants run unless named", []string{"nginx", "faultline"}, []string{"nginx", "faultline", "trace"}, false},
-		{"unknown", []string{"envoy"}, nil, true},
+		{"default is all", nil, []string{"direct", "nginx", "haproxy", "caddy", "httputil", "faultline", "trace"}, false, false},
+		{"order kept, duplicates dropped", []string{"faultline", "nginx", "faultline", "trace"}, []string{"faultline", "nginx", "trace"}, false, false},
+		{"variants run unless named", []string{"nginx", "faultline"}, []string{"nginx", "faultline", "trace"}, false, false},
+		{"unknown", []string{"envoy"}, nil, true, false},
+		{"TLS twins", []string{"direct", "nginx", "httputil", "faultline"}, []string{"direct", "nginx", "nginx-tls", "httputil", "faultline", "faultline-tls", "trace", "trace-tls"}, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ts, err := selectTargets(tt.want, vs)
+			ts, err := selectTargets(tt.want, vs, tt.tls)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("error = %v, wantErr %v", err, tt.wantErr)
 			}
@@ -96,13 +98,22 @@ func TestSelectTargets(t *testing.T) {
 			}
 		})
 	}
-	if _, err := selectTargets(nil, []variant{{name: "a"}, {name: "a"}}); err == nil {
+	if _, err := selectTargets(nil, []variant{{name: "a"}, {name: "a"}}, false); err == nil {
 		t.Error("duplicate variant names accepted")
 	}
 }
 
 func TestServerConfigs(t *testing.T) {
-	nginx := nginxConfig("/tmp/x", "127.0.0.1:1001", "127.0.0.1:2002")
+	nginx := nginxConfig("/tmp/x", "127.0.0.1:1001", "127.0.0.1:2002", nil)
+	if strings.Contains(nginx, "ssl") {
+		t.Error("plain nginx config mentions ssl")
+	}
+	tlsConf := nginxConfig("/tmp/x", "127.0.0.1:1001", "127.0.0.1:2002", &tlsFiles{cert: "/tmp/x/tls.crt", key: "/tmp/x/tls.key"})
+	for _, want := range []string{"listen 127.0.0.1:1001 ssl;", "ssl_certificate /tmp/x/tls.crt;", "ssl_certificate_key /tmp/x/tls.key;"} {
+		if !strings.Contains(tlsConf, want) {
+			t.Errorf("TLS nginx config lacks %q", want)
+		}
+	}
 	for _, want := range []string{
 		"listen 127.0.0.1:1001;", "server 127.0.0.1:2002;", "keepalive 64;", "proxy_http_version 1.1;",
 		`proxy_set_header Connection "";`, "access_log off;", "daemon off;", "pid /tmp/x/nginx.pid;", "keepalive_requests 1000000;",

@@ -29,7 +29,28 @@ type Config struct {
 	AdminListen   string
 	AdminToken    string
 
+	// TLSCert and TLSKey are PEM files; set together they make Listen
+	// serve HTTPS, and the pair is re-read when the files change.
 	TLSCert, TLSKey string
+	// TLSSelfSigned serves HTTPS with a certificate generated at start-up
+	// for localhost (demo and local use); exclusive with TLSCert.
+	TLSSelfSigned bool
+	// TLSClientCA, when set, is a PEM bundle: clients must present a
+	// certificate signed by one of its CAs (mTLS).
+	TLSClientCA string
+	// RedirectHTTP, when set, is a plain-HTTP listen address that
+	// redirects every request to the HTTPS Listen.
+	RedirectHTTP string
+
+	// UpstreamCA is a PEM bundle of CAs trusted for an https Upstream;
+	// empty means the system's roots.
+	UpstreamCA string
+	// UpstreamServerName is the name sent (SNI) and verified for an https
+	// Upstream; empty means the URL's host.
+	UpstreamServerName string
+	// UpstreamH2C speaks HTTP/2 without TLS (prior knowledge) to an http
+	// Upstream, as gRPC servers expect.
+	UpstreamH2C bool
 
 	Capture         CodeSet
 	CaptureBodies   bool
@@ -43,6 +64,9 @@ type Config struct {
 	DataDir     string
 
 	RedactHeaders, RedactFields, RedactQuery []string
+	// TraceURL links a capture's trace id to a trace viewer (Tempo,
+	// Jaeger): an http(s) URL containing {trace_id}. Empty shows no link.
+	TraceURL string
 	AuthCookies                              []string
 
 	Routes        string
@@ -66,6 +90,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string { return e.Setting + ": " + e.Msg }
+
+// TLS reports whether Listen serves HTTPS.
+func (c *Config) TLS() bool { return c.TLSCert != "" || c.TLSSelfSigned }
 
 // CaptureStorePath is the store file: CaptureStore, or captures.db under DataDir.
 func (c *Config) CaptureStorePath() string {

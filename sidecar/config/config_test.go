@@ -93,12 +93,22 @@ func TestBadInput(t *testing.T) {
 		{"duration", []string{"--drain-timeout", "soon"}, nil, `--drain-timeout: "soon" is not a positive duration`},
 		{"access log", []string{"--access-log", "xml"}, nil, `--access-log: "xml" is not one of json, text, off`},
 		{"tls half", []string{"--tls-cert", "c.pem"}, nil, "--tls-key: missing"},
+		{"tls twice", []string{"--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-self-signed"}, nil, "--tls-self-signed: cannot be used with --tls-cert"},
+		{"self-signed bool", nil, map[string]string{"FAULTLINE_TLS_SELF_SIGNED": "yes please"}, `FAULTLINE_TLS_SELF_SIGNED: "yes please" is not true or false`},
+		{"client CA without TLS", []string{"--tls-client-ca", "ca.pem"}, nil, "--tls-client-ca: needs HTTPS"},
+		{"redirect without TLS", []string{"--redirect-http", ":8080"}, nil, "--redirect-http: needs HTTPS"},
+		{"redirect address", []string{"--tls-self-signed", "--redirect-http", "80"}, nil, `--redirect-http: "80" is not a listen address`},
+		{"upstream CA over http", []string{"--upstream-ca", "ca.pem"}, nil, "--upstream-ca: only applies to an https:// --upstream"},
+		{"upstream name over http", []string{"--upstream-server-name", "app"}, nil, "--upstream-server-name: only applies to an https:// --upstream"},
+		{"h2c over https", []string{"--upstream", "https://app:8443", "--upstream-h2c"}, nil, "--upstream-h2c: h2c is HTTP/2 without TLS"},
 		{"store bound", []string{"--capture-max-bytes", "1KiB"}, nil, `--capture-max-bytes: "1KiB" is below the minimum`},
 		{"config missing", []string{"--config", filepath.Join(dir, "nope.yaml")}, nil, "--config: cannot read"},
 		{"config syntax", []string{"--config", badYAML}, nil, "--config: " + badYAML + " is not a YAML mapping"},
 		{"config key", []string{"--config", unknownKey}, nil, unknownKey + ": upstreams: unknown setting"},
 		{"stray argument", []string{"extra"}, nil, `run: unexpected argument "extra"`},
 		{"ready path", []string{"--ready-path", "health"}, nil, `--ready-path: "health" must start with /`},
+		{"trace url placeholder", []string{"--trace-url", "http://tempo/trace"}, nil, `--trace-url: "http://tempo/trace" has no {trace_id} placeholder`},
+		{"trace url scheme", []string{"--trace-url", "javascript:x({trace_id})"}, nil, `--trace-url: "javascript:x({trace_id})" is not an http:// or https:// URL`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -114,6 +124,27 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("error is not one line: %q", err)
 			}
 		})
+	}
+}
+
+func TestTLSSettings(t *testing.T) {
+	c, err := Load([]string{"--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-client-ca", "mesh.pem", "--redirect-http", ":8080",
+		"--upstream", "https://app.internal:8443", "--upstream-ca", "app-ca.pem", "--upstream-server-name", "app"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.TLS() || c.TLSClientCA != "mesh.pem" || c.RedirectHTTP != ":8080" || c.UpstreamCA != "app-ca.pem" || c.UpstreamServerName != "app" || c.UpstreamH2C {
+		t.Errorf("%+v", c)
+	}
+	c, err = Load(nil, env(map[string]string{"FAULTLINE_TLS_SELF_SIGNED": "true", "FAULTLINE_UPSTREAM_H2C": "true"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.TLS() || !c.TLSSelfSigned || !c.UpstreamH2C {
+		t.Errorf("%+v", c)
+	}
+	if d := Default(); d.TLS() || d.UpstreamH2C {
+		t.Errorf("TLS is on by default: %+v", d)
 	}
 }
 

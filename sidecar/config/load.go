@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/faultline-dev/faultline/sidecar/accesslog"
+	"github.com/faultline-dev/faultline/sidecar/capture/page"
 )
 
 // setting is one configuration value as text, with where it came from.
@@ -29,11 +30,17 @@ func settings() []*setting {
 	return []*setting{
 		{name: "listen", def: ":8080", usage: "address clients connect to"},
 		{name: "upstream", def: "http://127.0.0.1:8000", usage: "the app's base URL"},
+		{name: "upstream-ca", usage: "CA bundle (PEM) trusted for an https --upstream (default: the system's)"},
+		{name: "upstream-server-name", usage: "name sent and verified for an https --upstream (default: its host)"},
+		{name: "upstream-h2c", def: "false", isBool: true, usage: "speak HTTP/2 without TLS to an http --upstream (gRPC servers)"},
 		{name: "metrics-listen", def: ":9464", usage: "address serving /metrics, /healthz, /readyz"},
 		{name: "admin-listen", def: "127.0.0.1:9901", usage: "address of the capture API and web page; off loopback it needs --admin-token"},
 		{name: "admin-token", usage: "bearer token required by the admin API"},
 		{name: "tls-cert", usage: "certificate file (PEM); with --tls-key, --listen serves HTTPS"},
 		{name: "tls-key", usage: "private key file (PEM)"},
+		{name: "tls-self-signed", def: "false", isBool: true, usage: "serve HTTPS with a certificate generated at start-up for localhost (demo, local use)"},
+		{name: "tls-client-ca", usage: "CA bundle (PEM); clients must present a certificate it signed (mTLS)"},
+		{name: "redirect-http", usage: "plain-HTTP address that redirects every request to the HTTPS --listen"},
 		{name: "capture", def: "401,422,5xx", usage: "response codes and classes to capture; empty captures nothing"},
 		{name: "capture-bodies", def: "true", isBool: true, usage: "capture request and response bodies"},
 		{name: "capture-max-body", def: "64KiB", usage: "most bytes kept of each body"},
@@ -45,6 +52,7 @@ func settings() []*setting {
 		{name: "redact-headers", usage: "more header names whose values are redacted (comma-separated)"},
 		{name: "redact-fields", usage: "more JSON/form field names whose values are redacted"},
 		{name: "redact-query", usage: "more query parameter names whose values are redacted"},
+		{name: "trace-url", usage: "link from a capture's trace id to a trace viewer, e.g. https://grafana.example/explore?traceId={trace_id}"},
 		{name: "auth-cookies", usage: "cookie names that count as credentials for faultline_auth_failures_total"},
 		{name: "routes", usage: "file of route templates (default: learned from the upstream's /openapi.json)"},
 		{name: "routes-refresh", def: "1m", usage: "how often route templates are re-learned from the upstream"},
@@ -245,6 +253,9 @@ func build(ss []*setting) (*Config, error) {
 		}
 		return nil, fail(get("tls-key"), "missing: --tls-cert is set, --tls-key is not")
 	}
+	if err := buildTLS(c, get, fail); err != nil {
+		return nil, err
+	}
 	s = get("capture")
 	if c.Capture, err = ParseCodeSet(s.raw); err != nil {
 		return nil, fail(s, "%v", err)
@@ -293,6 +304,12 @@ func build(ss []*setting) (*Config, error) {
 	}
 	c.RedactHeaders, c.RedactFields, c.RedactQuery = parseList(str("redact-headers")), parseList(str("redact-fields")), parseList(str("redact-query"))
 	c.AuthCookies = parseList(str("auth-cookies"))
+	if s := get("trace-url"); s.raw != "" {
+		if err := page.CheckTraceURL(s.raw); err != nil {
+			return nil, fail(s, "%v", err)
+		}
+		c.TraceURL = s.raw
+	}
 	c.Routes = str("routes")
 	s = get("access-log")
 	if c.AccessLog, err = accesslog.ParseFormat(s.raw); err != nil {
@@ -324,6 +341,51 @@ func build(ss []*setting) (*Config, error) {
 	}
 	c.ReadyPath = s.raw
 	return c, nil
+}
+
+// buildTLS reads the HTTPS and upstream TLS settings. Files are only named
+// here; they are read (and their errors reported) when the sidecar starts.
+func buildTLS(c *Config, get func(string) *setting, fail func(*setting, string, ...any) error) error {
+	var err error
+	s := get("tls-self-signed")
+	if c.TLSSelfSigned, err = strconv.ParseBool(s.raw); err != nil {
+		return fail(s, "%q is not true or false", s.raw)
+	}
+	if c.TLSSelfSigned && c.TLSCert != "" {
+		return fail(s, "cannot be used with --tls-cert and --tls-key: choose one")
+	}
+	c.TLSClientCA = get("tls-client-ca").raw
+	if c.TLSClientCA != "" && !c.TLS() {
+		return fail(get("tls-client-ca"), "needs HTTPS: set --tls-cert and --tls-key (or --tls-self-signed)")
+	}
+	if s := get("redirect-http"); s.raw != "" {
+		if !c.TLS() {
+			return fail(s, "needs HTTPS: set --tls-cert and --tls-key (or --tls-self-signed)")
+		}
+		if err := checkAddr(s.raw); err != nil {
+			return fail(s, "%v", err)
+		}
+		c.RedirectHTTP = s.raw
+	}
+	https := c.Upstream.Scheme == "https"
+	for _, a := range []struct {
+		name string
+		dst  *string
+	}{{"upstream-ca", &c.UpstreamCA}, {"upstream-server-name", &c.UpstreamServerName}} {
+		s := get(a.name)
+		if s.raw != "" && !https {
+			return fail(s, "only applies to an https:// --upstream (it is %s)", c.Upstream.Redacted())
+		}
+		*a.dst = s.raw
+	}
+	s = get("upstream-h2c")
+	if c.UpstreamH2C, err = strconv.ParseBool(s.raw); err != nil {
+		return fail(s, "%q is not true or false", s.raw)
+	}
+	if c.UpstreamH2C && https {
+		return fail(s, "h2c is HTTP/2 without TLS and needs an http:// --upstream; over https, HTTP/2 is negotiated")
+	}
+	return nil
 }
 
 // Default returns the configuration with every setting at its default.

@@ -1,8 +1,10 @@
 package proxy
 
 import (
+	"crypto/tls"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -23,15 +25,44 @@ type TransportOptions struct {
 	// keep-alive is shorter, and a connection closed by the app is retried
 	// by the transport for idempotent requests).
 	IdleConnTimeout time.Duration
+	// TLSClientConfig is used for an https upstream; nil means the
+	// system's roots and the URL's host as the server name. Over https,
+	// HTTP/2 is used when the upstream offers it by ALPN.
+	TLSClientConfig *tls.Config
+	// H2C speaks HTTP/2 without TLS, with prior knowledge, to an http
+	// upstream (gRPC servers and others that serve h2c). Protocol
+	// upgrades (WebSocket) need HTTP/1.1 and fail on such an upstream.
+	H2C bool
 }
 
-// NewTransport returns an HTTP/1.1 transport for one upstream host. It
-// ignores proxy environment variables: the upstream is on the same host or
-// pod, and an HTTP_PROXY meant for the app's outbound calls must not apply.
+// NewUpstreamTransport returns the transport for upstream u: a
+// FastTransport for a plain-HTTP/1.1 upstream, and NewTransport(o) for an
+// https or h2c one, which the fast path would never carry.
+func NewUpstreamTransport(u *url.URL, o TransportOptions) http.RoundTripper {
+	if u.Scheme == "https" || o.H2C {
+		return NewTransport(o)
+	}
+	return NewFastTransport(o)
+}
+
+// NewTransport returns a transport for one upstream host: HTTP/1.1 to an
+// http upstream (HTTP/2 with o.H2C), HTTP/1.1 or HTTP/2 by ALPN to an
+// https one. It ignores proxy environment variables: the upstream is on
+// the same host or pod, and an HTTP_PROXY meant for the app's outbound
+// calls must not apply.
 func NewTransport(o TransportOptions) *http.Transport {
 	o = o.withDefaults()
 	d := &net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second}
+	var protocols http.Protocols
+	if o.H2C {
+		protocols.SetUnencryptedHTTP2(true)
+	} else {
+		protocols.SetHTTP1(true)
+		protocols.SetHTTP2(true)
+	}
 	return &http.Transport{
+		Protocols:              &protocols,
+		TLSClientConfig:        o.TLSClientConfig,
 		Proxy:                  nil,
 		DialContext:            d.DialContext,
 		MaxIdleConns:           o.MaxIdleConns,

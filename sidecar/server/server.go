@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -24,6 +25,7 @@ import (
 	"github.com/faultline-dev/faultline/sidecar/accesslog"
 	"github.com/faultline-dev/faultline/sidecar/capture"
 	"github.com/faultline-dev/faultline/sidecar/capture/admin"
+	"github.com/faultline-dev/faultline/sidecar/capture/page"
 	"github.com/faultline-dev/faultline/sidecar/capture/recorder"
 	"github.com/faultline-dev/faultline/sidecar/capture/store"
 	"github.com/faultline-dev/faultline/sidecar/config"
@@ -33,6 +35,7 @@ import (
 	"github.com/faultline-dev/faultline/sidecar/proxy"
 	"github.com/faultline-dev/faultline/sidecar/redact"
 	"github.com/faultline-dev/faultline/sidecar/route"
+	"github.com/faultline-dev/faultline/sidecar/tlsconf"
 	"github.com/faultline-dev/faultline/sidecar/tracing"
 )
 
@@ -72,9 +75,16 @@ type Sidecar struct {
 	recorder *recorder.Recorder
 	draining atomic.Bool
 
+	// tls and tlsMetrics are nil when Listen serves plain HTTP.
+	tls        *tlsconf.Server
+	tlsMetrics *tlsconf.Metrics
+
 	main, metricsSrv, admin *http.Server
 	mainLn, metricsLn       net.Listener
 	adminLn                 net.Listener
+	// redirect serves --redirect-http; nil when it is not set.
+	redirect   *http.Server
+	redirectLn net.Listener
 }
 
 // Start builds the sidecar and binds its listeners. Errors name the setting
@@ -91,6 +101,12 @@ func Start(cfg *config.Config, deps Deps) (*Sidecar, error) {
 		deps.AccessLog = io.Discard
 	}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	upstreamOpts, err := upstreamTransport(cfg)
+	if err != nil {
+		return nil, err
+	}
+	probeClient, learnClient := upstreamClients(upstreamOpts)
 
 	s.matcher = route.NewMatcher(route.Options{MaxRoutes: cfg.MaxRoutes})
 	if cfg.Routes != "" {
@@ -109,6 +125,7 @@ func Start(cfg *config.Config, deps Deps) (*Sidecar, error) {
 			Interval: cfg.RoutesRefresh,
 			Matcher:  s.matcher,
 			Logger:   s.log,
+			Client:   learnClient,
 		}
 	}
 
@@ -121,6 +138,10 @@ func Start(cfg *config.Config, deps Deps) (*Sidecar, error) {
 		URL:      cfg.Upstream.JoinPath(cfg.ReadyPath).String(),
 		OnChange: m.SetUpstreamUp,
 		Logger:   s.log,
+		Client:   probeClient,
+	}
+	if err := s.startTLS(); err != nil {
+		return nil, err
 	}
 
 	// Observer order matters: capture ends first so tracing can record the
@@ -165,11 +186,8 @@ func Start(cfg *config.Config, deps Deps) (*Sidecar, error) {
 		taps.Limit = 16 << 10
 	}
 	popts := proxy.Options{
-		Upstream: cfg.Upstream,
-		Transport: proxy.NewFastTransport(proxy.TransportOptions{
-			DialTimeout:           cfg.DialTimeout,
-			ResponseHeaderTimeout: cfg.UpstreamTimeout,
-		}),
+		Upstream:    cfg.Upstream,
+		Transport:   proxy.NewUpstreamTransport(cfg.Upstream, upstreamOpts),
 		Observer:    observers,
 		Route:       s.matcher.Match,
 		Taps:        taps,
@@ -217,7 +235,12 @@ func (s *Sidecar) startCapture(cfg *config.Config) (*capture.Observer, error) {
 	}
 	s.store, s.recorder = st, rec
 	s.admin = &http.Server{
-		Handler:           admin.New(st, admin.Options{Token: cfg.AdminToken, Logger: s.log}),
+		Handler:           admin.New(st, admin.Options{
+			Token:  cfg.AdminToken,
+			Logger: s.log,
+			Page:   page.Handler(st, page.Options{Logger: s.log, TraceURL: cfg.TraceURL}),
+			Public: page.Public,
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
@@ -255,7 +278,16 @@ func (s *Sidecar) listen() error {
 			return &config.Error{Setting: "--admin-listen", Msg: err.Error()}
 		}
 	}
-	errorLog := slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)
+	if err := s.listenRedirect(); err != nil {
+		s.mainLn.Close()
+		s.metricsLn.Close()
+		if s.adminLn != nil {
+			s.adminLn.Close()
+		}
+		return err
+	}
+	s.mainLn = s.serveTLS(s.mainLn)
+	errorLog := s.errorLog()
 	s.main = &http.Server{
 		Handler:           s.proxy,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -271,6 +303,9 @@ func (s *Sidecar) listen() error {
 	s.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog}
 	return nil
 }
+
+// errorLog is the log.Logger that http.Servers write their errors to.
+func (s *Sidecar) errorLog() *log.Logger { return slog.NewLogLogger(s.log.Handler(), slog.LevelWarn) }
 
 // ready is /readyz: the upstream answers and the sidecar is not draining.
 func (s *Sidecar) ready() (bool, string) {
@@ -306,7 +341,10 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	if s.learner != nil {
 		wg.Go(func() { s.learner.Run(bg) })
 	}
-	errc := make(chan error, 3)
+	if s.tls != nil {
+		wg.Go(func() { s.tls.Run(bg) })
+	}
+	errc := make(chan error, 4)
 	serve := func(srv *http.Server, ln net.Listener, name string) {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("%s: %w", name, err)
@@ -317,7 +355,14 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	if s.admin != nil {
 		go serve(s.admin, s.adminLn, "--admin-listen")
 	}
-	s.log.Info("faultline serving", "listen", s.Addr(), "upstream", s.cfg.Upstream.String(), "metrics", s.MetricsAddr(), "admin", s.AdminAddr())
+	if s.redirect != nil {
+		go serve(s.redirect, s.redirectLn, "--redirect-http")
+	}
+	scheme := "http"
+	if s.tls != nil {
+		scheme = "https"
+	}
+	s.log.Info("faultline serving", "listen", s.Addr(), "scheme", scheme, "upstream", s.cfg.Upstream.String(), "metrics", s.MetricsAddr(), "admin", s.AdminAddr(), "redirect", s.RedirectAddr())
 
 	var runErr error
 	select {
@@ -342,6 +387,10 @@ func (s *Sidecar) drain() error {
 	s.log.Info("draining: finishing in-flight requests", "timeout", s.cfg.DrainTimeout)
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DrainTimeout)
 	defer cancel()
+	if s.redirect != nil {
+		// A redirect only ever sends clients to the listener now closing.
+		s.redirect.Close()
+	}
 	err := s.main.Shutdown(ctx)
 	if err != nil {
 		s.log.Warn("drain timed out; closing remaining connections", "err", err)

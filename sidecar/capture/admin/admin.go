@@ -41,6 +41,11 @@ type Options struct {
 	// Page serves GET / and every other path outside /api/ (the web page).
 	// Nil answers them 404. It gets the same token check and headers.
 	Page http.Handler
+	// Public, when set, reports the requests served without the token: the
+	// page's own files, which hold no captured data (a browser cannot send
+	// a bearer token when it navigates to a page). The Host check still
+	// applies to them.
+	Public func(*http.Request) bool
 	// AllowedHosts are Host names (without port) served without a token,
 	// besides localhost and loopback addresses. Ignored when Token is set.
 	AllowedHosts []string
@@ -103,7 +108,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hdr.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 	}
 
-	if !h.authorized(r) {
+	public := h.opts.Public != nil && h.opts.Public(r)
+	if !public && !h.authorized(r) {
 		hdr.Set("WWW-Authenticate", `Bearer realm="faultline"`)
 		writeError(w, http.StatusUnauthorized, "missing or wrong token", "")
 		return

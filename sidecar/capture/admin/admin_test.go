@@ -348,3 +348,18 @@ func TestInternalErrorsNotEchoed(t *testing.T) {
 		t.Error("the error was not logged")
 	}
 }
+
+// TestPublicPaths: with a token, the paths Options.Public names (the page's
+// own files) are served without it, and nothing else is.
+func TestPublicPaths(t *testing.T) {
+	page := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "page") })
+	f := newFixture(t, Options{Token: "s3cret", Page: page, Public: func(r *http.Request) bool { return r.URL.Path == "/" }})
+	for _, tc := range []struct {
+		path   string
+		status int
+	}{{"/", 200}, {"/events", 401}, {"/api/captures", 401}} {
+		if resp, _ := f.do(t, "GET", tc.path); resp.StatusCode != tc.status {
+			t.Errorf("GET %s without token: %d, want %d", tc.path, resp.StatusCode, tc.status)
+		}
+	}
+}
