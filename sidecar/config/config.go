@@ -66,8 +66,8 @@ type Config struct {
 	RedactHeaders, RedactFields, RedactQuery []string
 	// TraceURL links a capture's trace id to a trace viewer (Tempo,
 	// Jaeger): an http(s) URL containing {trace_id}. Empty shows no link.
-	TraceURL string
-	AuthCookies                              []string
+	TraceURL    string
+	AuthCookies []string
 
 	Routes        string
 	RoutesRefresh time.Duration

@@ -235,7 +235,7 @@ func (s *Sidecar) startCapture(cfg *config.Config) (*capture.Observer, error) {
 	}
 	s.store, s.recorder = st, rec
 	s.admin = &http.Server{
-		Handler:           admin.New(st, admin.Options{
+		Handler: admin.New(st, admin.Options{
 			Token:  cfg.AdminToken,
 			Logger: s.log,
 			Page:   page.Handler(st, page.Options{Logger: s.log, TraceURL: cfg.TraceURL}),
