@@ -193,7 +193,7 @@ func (t *FastTransport) dial(ctx context.Context, host string) (*fastConn, error
 	if err != nil {
 		return nil, err
 	}
-	c := &fastConn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 8<<10)}
+	c := &fastConn{nc: nc, br: bufio.NewReaderSize(nc, 4<<10), bw: bufio.NewWriterSize(nc, 4<<10)}
 	if sc, ok := nc.(syscall.Conn); ok {
 		c.raw, _ = sc.SyscallConn()
 	}

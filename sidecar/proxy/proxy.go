@@ -75,8 +75,10 @@ type state struct {
 // emptyValue is a shared header value of one empty string; never appended to.
 var emptyValue = []string{""}
 
-// copyBufferSize is the size of the pooled body copy buffers.
-const copyBufferSize = 32 << 10
+// copyBufferSize is the size of the pooled body copy buffers: one per
+// request in flight, so it bounds memory at many connections (nginx uses
+// 4-8 KiB proxy buffers too).
+const copyBufferSize = 8 << 10
 
 // New returns a Handler forwarding to opts.Upstream.
 func New(opts Options) *Handler {
