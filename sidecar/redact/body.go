@@ -124,7 +124,6 @@ func (r *Redactor) bodyText(s, ct string, rec *recorder, where, prefix string, d
 	}
 	first := skipSpace(s, 0)
 	if kind == kindJSON || first < len(s) && (s[first] == '{' || s[first] == '[') {
-		mark := rec.mark()
 		out, state := r.walkJSON(s, rec, where, prefix)
 		switch {
 		case state == jsonClean:
@@ -134,7 +133,9 @@ func (r *Redactor) bodyText(s, ct string, rec *recorder, where, prefix string, d
 			// could not reach, the tolerant scan still finds.
 			return r.scrub(out, &r.fields, rec, p)
 		}
-		rec.reset(mark) // not JSON after all
+		// Broken, and not declared JSON: scan it like broken JSON, and
+		// then like what it was declared to be (percent-encoding too).
+		return r.scrubEncoded(r.scrub(out, &r.fields, rec, p), &r.fields, rec, p, keepQuery)
 	}
 	if kind == kindForm || kind == kindOther && looksLikeForm(s) {
 		s = r.rawQuery(s, &r.fields, rec, where, prefix)

@@ -66,6 +66,13 @@ func (r *Redactor) walkJSON(s string, rec *recorder, where, prefix string) (stri
 	w := &jsonWalker{r: r, rec: rec, s: s, ed: editor{src: s}}
 	w.path.prefix = prefix
 	w.p = place{where: where, path: &w.path}
+	// Angular's XSSI guard in front of a JSON answer.
+	if strings.HasPrefix(s, ")]}'") {
+		w.pos = len(")]}'")
+		if w.pos < len(s) && s[w.pos] == ',' {
+			w.pos++
+		}
+	}
 	var err error
 	for {
 		w.ws()
@@ -339,17 +346,23 @@ func (w *jsonWalker) redactContainer() {
 }
 
 // balancedEnd returns the end of the bracketed value starting at v and
-// whether it is closed, skipping strings.
+// whether it is closed, skipping strings. A closing bracket of the wrong
+// kind (broken JSON) does not close anything.
 func balancedEnd(s string, v int) (int, bool) {
-	depth := 0
+	var buf [32]byte
+	open := buf[:0]
 	for k := v; k < len(s); k++ {
-		switch s[k] {
-		case '{', '[':
-			depth++
+		switch c := s[k]; c {
+		case '{':
+			open = append(open, '}')
+		case '[':
+			open = append(open, ']')
 		case '}', ']':
-			depth--
-			if depth <= 0 {
-				return k + 1, true
+			if len(open) > 0 && open[len(open)-1] == c {
+				open = open[:len(open)-1]
+				if len(open) == 0 {
+					return k + 1, true
+				}
 			}
 		case '"':
 			end, closed := quotedEnd(s, k+1, '"')

@@ -49,6 +49,7 @@ const (
 )
 
 type rule struct {
+	name string // as listed
 	norm []byte
 	kind ruleKind
 }
@@ -70,7 +71,7 @@ func (rs *ruleSet) add(kind ruleKind, names ...string) {
 		if len(norm) == 0 {
 			continue
 		}
-		rs.rules = append(rs.rules, rule{norm: norm, kind: kind})
+		rs.rules = append(rs.rules, rule{name: n, norm: norm, kind: kind})
 	}
 	rs.prune()
 }
@@ -112,26 +113,37 @@ func (rs *ruleSet) prune() {
 }
 
 // match reports whether name is sensitive under rs.
-func (rs *ruleSet) match(name string) bool {
+func (rs *ruleSet) match(name string) bool { return rs.find(name) >= 0 }
+
+// which returns the listed name that makes name sensitive, or "".
+func (rs *ruleSet) which(name string) string {
+	if k := rs.find(name); k >= 0 {
+		return rs.rules[k].name
+	}
+	return ""
+}
+
+// find returns the index of a rule matching name, or -1.
+func (rs *ruleSet) find(name string) int {
 	if len(name) == 0 || len(rs.rules) == 0 {
-		return false
+		return -1
 	}
 	var buf [64]byte
 	n := normalize(buf[:0], name)
 	for i, c := range n {
 		for _, k := range rs.byFirst[c] {
 			if bytes.HasPrefix(n[i:], rs.rules[k].norm) {
-				return true
+				return k
 			}
 		}
 	}
 	for _, k := range rs.others {
 		r := &rs.rules[k]
 		if r.kind == ruleEquals && bytes.Equal(n, r.norm) || r.kind == ruleSuffix && bytes.HasSuffix(n, r.norm) {
-			return true
+			return k
 		}
 	}
-	return false
+	return -1
 }
 
 // normalize appends name to dst in ASCII lower case with '-', '_', '.' and

@@ -38,7 +38,14 @@
 // A removed value becomes "[REDACTED]", or "[REDACTED:hmac-sha256:<12 hex>]"
 // when Config.FingerprintKey is set, and each removal is listed in
 // capture.Capture.Redacted with where it was and under which name, never
-// the value.
+// the value: the header, cookie or parameter name, the JSON path
+// ("items[0].token"), the multipart field, or, for free text, the listed
+// name that matched ("password") or the pattern ("<jwt>"). Anything found
+// in the request URL, path included, is listed at capture.WhereRequestQuery.
+//
+// What no rule can see stays: a secret under a harmless name that has no
+// recognisable shape, or one inside a body that is neither text nor one
+// of the formats above.
 package redact
 
 import (
@@ -73,7 +80,7 @@ type Config struct {
 	// least 16 bytes. Nil means plain "[REDACTED]".
 	FingerprintKey []byte
 	// AuthCookies are extra cookie names that carry credentials (the
-	// proxy's --auth-cookies), matched exactly after normalisation.
+	// proxy's Options.AuthCookies), matched exactly after normalisation.
 	AuthCookies []string
 }
 
@@ -202,7 +209,9 @@ func (r *Redactor) URL(requestURI string) string {
 
 // Capture redacts c in place: the request URL, headers, cookies and body,
 // and the response headers (Set-Cookie cookie by cookie) and body. Each
-// removal is appended to c.Redacted.
+// removal is appended to c.Redacted, without repeats and at most 500 of
+// them (later removals still happen). Redacting a capture again changes
+// nothing.
 func (r *Redactor) Capture(c *capture.Capture) {
 	if c == nil {
 		return
@@ -284,20 +293,6 @@ const maxRedactions = 500
 // computes replacements.
 type recorder struct {
 	out *[]capture.Redaction
-}
-
-// mark and reset let a parse that turned out wrong take back its entries.
-func (rec *recorder) mark() int {
-	if rec == nil || rec.out == nil {
-		return 0
-	}
-	return len(*rec.out)
-}
-
-func (rec *recorder) reset(mark int) {
-	if rec != nil && rec.out != nil && mark <= len(*rec.out) {
-		*rec.out = (*rec.out)[:mark]
-	}
 }
 
 // redact returns the replacement for value, found at where under name,

@@ -484,6 +484,9 @@ func TestCombinations(t *testing.T) {
 				Response: capture.Response{Headers: hdr("Set-Cookie", "pin=5555"), Body: capture.Body{ContentType: "application/x-www-form-urlencoded", Text: "pin=6666"}},
 			},
 			gone: []string{"1111", "2222", "3333", "4444", "5555", "6666"}},
+		{name: "a header everyone trusts is still scanned",
+			c:    req("/", hdr("User-Agent", "bot/1.0 (Bearer abcdefgh12345678)", "Content-Type", "application/json; token="+jwt2), "", ""),
+			gone: []string{"abcdefgh12345678", jwt2}},
 		{name: "pattern under a sensitive name is listed once",
 			c: req("/", nil, "application/json", `{"token":"Bearer `+jwt1+`"}`), gone: []string{jwt1}},
 		{name: "harmless key whose value is a form with a secret",
@@ -516,6 +519,8 @@ func TestExactOutputs(t *testing.T) {
 			`password: "a b" token='c' secret => d, "api_key":e, pwd := f; ssn=[1,2] secret={} token=null`,
 			`password: "[REDACTED]" token='[REDACTED]' secret => [REDACTED], "api_key":"[REDACTED]", pwd := [REDACTED]; ssn=[REDACTED] secret={} token=null`},
 		{"text escaped json", "text/plain", `msg={\"password\": \"p\\\"q\", \"a\": 1}`, `msg={\"password\": \"[REDACTED]\", \"a\": 1}`},
+		{"json escapes in free text", "text/plain", `log {"api\u006bey": "k1", "a\u005bpwd\u005d": "k2"}`, `log {"apikey": "[REDACTED]", "a[pwd]": "[REDACTED]"}`},
+		{"pem header must look like one", "text/plain", "-----BEGINPRIVATE KEY token=abc -----", "-----BEGINPRIVATE KEY token=[REDACTED] -----"},
 		{"prose mostly stays", "text/plain", "Bearer of bad news. Basic plan. A token: is needed", "Bearer of bad news. Basic plan. A token: [REDACTED] needed"},
 	}
 	for _, tc := range cases {
@@ -536,6 +541,8 @@ func TestQueryAndURL(t *testing.T) {
 		{"pass%77ord=x&&=&a", "pass%77ord=[REDACTED]&&=&a"},
 		{"q=" + jwt1, "q=[REDACTED]"},
 		{"X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20240101", "X-Amz-Credential=AKIA[REDACTED]/20240101"},
+		{"q=Bearer+abc+defghijk", "q=Bearer+[REDACTED]"}, // '+' sent unencoded, meant literally
+		{"q=red+shoes&n=%E2%82%AC", "q=red+shoes&n=%E2%82%AC"},
 	} {
 		if got := r.Query(tc.in); got != tc.want {
 			t.Errorf("Query(%q) = %q, want %q", tc.in, got, tc.want)
