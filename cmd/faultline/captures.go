@@ -179,6 +179,21 @@ func oneID(fs *flag.FlagSet, args []string) (string, error) {
 }
 
 // getCapture reads one capture, naming the ID when there is none.
+// captureByID parses the one ID argument, opens the source the flags name
+// and fetches that capture.
+func captureByID(ctx context.Context, fs *flag.FlagSet, src *sourceFlags, args []string) (*capture.Capture, error) {
+	id, err := oneID(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	source, release, err := src.open(fs)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return getCapture(ctx, source, id)
+}
+
 func getCapture(ctx context.Context, src admin.Source, id string) (*capture.Capture, error) {
 	c, err := src.Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
@@ -235,16 +250,7 @@ func capturesShow(ctx context.Context, args []string, stdio Stdio) error {
 	var src sourceFlags
 	src.register(fs)
 	asJSON := fs.Bool("json", false, "print the capture's JSON, as the API does")
-	id, err := oneID(fs, args)
-	if err != nil {
-		return err
-	}
-	source, release, err := src.open(fs)
-	if err != nil {
-		return err
-	}
-	defer release()
-	c, err := getCapture(ctx, source, id)
+	c, err := captureByID(ctx, fs, &src, args)
 	if err != nil {
 		return err
 	}
@@ -328,16 +334,7 @@ func capturesCurl(ctx context.Context, args []string, stdio Stdio) error {
 	fs := newFlagSet("captures curl", stdio)
 	var src sourceFlags
 	src.register(fs)
-	id, err := oneID(fs, args)
-	if err != nil {
-		return err
-	}
-	source, release, err := src.open(fs)
-	if err != nil {
-		return err
-	}
-	defer release()
-	c, err := getCapture(ctx, source, id)
+	c, err := captureByID(ctx, fs, &src, args)
 	if err != nil {
 		return err
 	}
