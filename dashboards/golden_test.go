@@ -2,16 +2,12 @@ package dashboards
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
-	"os"
+	"github.com/faultline-dev/faultline/internal/golden"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // fullOptions sets every option, so that the golden files show each one.
 var fullOptions = Options{
@@ -45,7 +41,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, f := range files {
-				golden(t, filepath.Join("testdata", c.dir, filepath.FromSlash(f.Path)), f.Data)
+				golden.Assert(t, filepath.Join("testdata", c.dir, filepath.FromSlash(f.Path)), f.Data)
 			}
 		})
 	}
@@ -77,76 +73,7 @@ func TestGoldenQueries(t *testing.T) {
 			fmt.Fprintf(&buf, "%s\n\n", q.Expr)
 		}
 	}
-	golden(t, filepath.Join("testdata", "queries.md"), buf.Bytes())
-}
-
-// golden compares got with the file name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(name, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatalf("%v (run go test ./dashboards/ -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the generated output (run go test ./dashboards/ -update if the change is intended):\n%s",
-			name, diff(string(want), string(got)))
-	}
-}
-
-// diff is a line diff of a (the golden file) and b (the output): lines
-// only in a start with "-", lines only in b with "+", and up to three
-// lines of context surround each change.
-func diff(a, b string) string {
-	x := strings.Split(strings.TrimSuffix(a, "\n"), "\n")
-	y := strings.Split(strings.TrimSuffix(b, "\n"), "\n")
-	// Trim the common head and tail; the middle is usually small.
-	head := 0
-	for head < len(x) && head < len(y) && x[head] == y[head] {
-		head++
-	}
-	tail := 0
-	for tail < len(x)-head && tail < len(y)-head && x[len(x)-1-tail] == y[len(y)-1-tail] {
-		tail++
-	}
-	mx, my := x[head:len(x)-tail], y[head:len(y)-tail]
-	const maxCells = 4 << 20
-	var ops []string
-	if len(mx)*len(my) > maxCells {
-		for _, l := range mx {
-			ops = append(ops, "-"+l)
-		}
-		for _, l := range my {
-			ops = append(ops, "+"+l)
-		}
-	} else {
-		ops = lcsDiff(mx, my)
-	}
-	var out strings.Builder
-	const context = 3
-	for i := max(0, head-context); i < head; i++ {
-		fmt.Fprintf(&out, " %s\n", x[i])
-	}
-	const maxLines = 200
-	for i, op := range ops {
-		if i == maxLines {
-			fmt.Fprintf(&out, "… %d more lines\n", len(ops)-maxLines)
-			break
-		}
-		out.WriteString(op + "\n")
-	}
-	for i := len(x) - tail; i < len(x) && i < len(x)-tail+context; i++ {
-		fmt.Fprintf(&out, " %s\n", x[i])
-	}
-	return out.String()
+	golden.Assert(t, filepath.Join("testdata", "queries.md"), buf.Bytes())
 }
 
 // lcsDiff diffs by a longest common subsequence, keeping unchanged lines
@@ -182,12 +109,4 @@ func lcsDiff(x, y []string) []string {
 		}
 	}
 	return ops
-}
-
-func TestDiff(t *testing.T) {
-	got := diff("a\nb\nc\nd\ne\nf\ng\nh\n", "a\nb\nc\nd\nE\nf\ng\nh\n")
-	want := " b\n c\n d\n-e\n+E\n f\n g\n h\n"
-	if got != want {
-		t.Errorf("diff:\n%s\nwant:\n%s", got, want)
-	}
 }

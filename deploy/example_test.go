@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/faultline-dev/faultline/internal/golden"
 	"io/fs"
 	"maps"
 	"os"
@@ -27,8 +28,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 )
-
-var update = flag.Bool("update", false, "rewrite the generated files of deploy/")
 
 // The example's images, as in kustomization.yaml.
 const exampleImage = "example.com/faultline:latest"
@@ -183,28 +182,6 @@ func run(t *testing.T, stdin string, args ...string) (stdout, stderr string, cod
 	return out.String(), errb.String(), 0
 }
 
-// golden compares got with the committed file, or writes it with -update.
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test ./deploy -update writes it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("deploy/%s is not what the command writes (-committed +generated; go test ./deploy -update rewrites it):\n%s",
-			path, diff(string(want), string(got)))
-	}
-}
-
 // TestInjectedExample: app-injected.yaml is what faultline inject makes of
 // app.yaml, without a warning.
 func TestInjectedExample(t *testing.T) {
@@ -220,7 +197,7 @@ func TestInjectedExample(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
 	}
-	golden(t, "app-injected.yaml", []byte(out))
+	golden.Assert(t, "app-injected.yaml", []byte(out))
 }
 
 // TestUninjectExample: faultline inject --uninject gives back app.yaml's
@@ -242,7 +219,7 @@ func TestUninjectExample(t *testing.T) {
 		if !equality.Semantic.DeepEqual(want[i], got[i]) {
 			w, _ := yaml.Marshal(want[i])
 			g, _ := yaml.Marshal(got[i])
-			t.Errorf("object %d differs (-app.yaml +uninjected):\n%s", i+1, diff(string(w), string(g)))
+			t.Errorf("object %d differs (-app.yaml +uninjected):\n%s", i+1, golden.Diff(string(w), string(g)))
 		}
 	}
 }
@@ -285,14 +262,14 @@ func TestPrometheusRuleExample(t *testing.T) {
 	if !ok || len(files) != 1 {
 		t.Fatalf("faultline alerts wrote %v, want faultline-prometheusrule.yaml", slices.Sorted(maps.Keys(files)))
 	}
-	golden(t, "faultline-prometheusrule.yaml", data)
+	golden.Assert(t, "faultline-prometheusrule.yaml", data)
 }
 
 // TestDashboardsExample: dashboards/ holds what faultline dashboards
 // --format configmap writes, and nothing else.
 func TestDashboardsExample(t *testing.T) {
 	files := generated(t, "dashboards/", "dashboards", "--format", "configmap")
-	if *update {
+	if golden.Update() {
 		old, _ := filepath.Glob(filepath.Join("dashboards", "*"))
 		for _, p := range old {
 			if _, ok := files[filepath.Base(p)]; !ok {
@@ -301,7 +278,7 @@ func TestDashboardsExample(t *testing.T) {
 		}
 	}
 	for name, data := range files {
-		golden(t, filepath.Join("dashboards", filepath.FromSlash(name)), data)
+		golden.Assert(t, filepath.Join("dashboards", filepath.FromSlash(name)), data)
 	}
 	committed, _ := filepath.Glob(filepath.Join("dashboards", "*"))
 	for _, p := range committed {
@@ -518,7 +495,7 @@ func TestInjectCommand(t *testing.T) {
 	fromFile, _, _ := run(t, "", "inject", "-f", "app.yaml", "--image", exampleImage)
 	fromStdin, stderr, code := run(t, string(app), "inject", "--image", exampleImage)
 	if code != 0 || fromStdin != fromFile {
-		t.Errorf("standard input gives another result (exit code %d, %s):\n%s", code, stderr, diff(fromFile, fromStdin))
+		t.Errorf("standard input gives another result (exit code %d, %s):\n%s", code, stderr, golden.Diff(fromFile, fromStdin))
 	}
 	dir := t.TempDir()
 	parts := strings.SplitN(string(app), "\n---\n", 2)
@@ -527,7 +504,7 @@ func TestInjectCommand(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not a manifest"), 0o644)
 	fromDir, stderr, code := run(t, "", "inject", "--filename", dir, "--image", exampleImage)
 	if code != 0 || fromDir != fromFile {
-		t.Errorf("a directory gives another result (exit code %d, %s):\n%s", code, stderr, diff(fromFile, fromDir))
+		t.Errorf("a directory gives another result (exit code %d, %s):\n%s", code, stderr, golden.Diff(fromFile, fromDir))
 	}
 
 	out, stderr, code := run(t, string(app), "inject", "--classic", "--app-port", "8000", "--listen-port", "9090", "--metrics-port", "9100",

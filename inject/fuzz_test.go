@@ -3,6 +3,7 @@ package inject
 import (
 	"bytes"
 	"errors"
+	"github.com/faultline-dev/faultline/internal/golden"
 	"os"
 	"path/filepath"
 	"testing"
@@ -68,7 +69,7 @@ func FuzzInject(f *testing.F) {
 			t.Fatalf("injecting the output: %v\n%s", err, res.Output)
 		}
 		if !bytes.Equal(again.Output, res.Output) {
-			t.Fatalf("injecting twice differs (-once +twice):\n%s", diff(string(res.Output), string(again.Output)))
+			t.Fatalf("injecting twice differs (-once +twice):\n%s", golden.Diff(string(res.Output), string(again.Output)))
 		}
 		// Uninject reads what inject passed through, too: it may refuse it,
 		// with a *DocumentError (a Service's annotation that is not

@@ -2,19 +2,16 @@ package inject
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
+	"github.com/faultline-dev/faultline/internal/golden"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/out")
 
 // testVersion stands for the faultline version in every golden file.
 const testVersion = "v1.2.3"
@@ -77,7 +74,7 @@ func TestGolden(t *testing.T) {
 				in = c.name
 			}
 			res := runFile(t, filepath.Join("testdata", "in", in+".yaml"), c.opts, c.uninject)
-			golden(t, filepath.Join("testdata", "out", c.name+".yaml"), res.Output)
+			golden.Assert(t, filepath.Join("testdata", "out", c.name+".yaml"), res.Output)
 			var notes bytes.Buffer
 			for _, s := range res.Changes {
 				fmt.Fprintf(&notes, "change: %s\n", s)
@@ -85,7 +82,7 @@ func TestGolden(t *testing.T) {
 			for _, s := range res.Warnings {
 				fmt.Fprintf(&notes, "warning: %s\n", s)
 			}
-			golden(t, filepath.Join("testdata", "out", c.name+".txt"), notes.Bytes())
+			golden.Assert(t, filepath.Join("testdata", "out", c.name+".txt"), notes.Bytes())
 			checkStrict(t, res.Output, inputDocs(t, filepath.Join("testdata", "in", in+".yaml")))
 		})
 	}
@@ -118,75 +115,4 @@ func inputDocs(t *testing.T, path string) [][]byte {
 		t.Fatal(err)
 	}
 	return splitDocuments(data)
-}
-
-// golden compares got with the file at path, or writes it with -update.
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./inject -run %s -update to write it)", err, t.Name())
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (-want +got; go test ./inject -update rewrites it):\n%s", path, diff(string(want), string(got)))
-	}
-}
-
-// diff returns a line diff of x and y: the changed lines with three lines
-// of context around them.
-func diff(x, y string) string {
-	a, b := strings.SplitAfter(x, "\n"), strings.SplitAfter(y, "\n")
-	// Longest common subsequence, by dynamic programming: inputs are small.
-	lcs := make([][]int, len(a)+1)
-	for i := range lcs {
-		lcs[i] = make([]int, len(b)+1)
-	}
-	for i := len(a) - 1; i >= 0; i-- {
-		for j := len(b) - 1; j >= 0; j-- {
-			if a[i] == b[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	var ops []string
-	for i, j := 0, 0; i < len(a) || j < len(b); {
-		switch {
-		case i < len(a) && j < len(b) && a[i] == b[j]:
-			ops = append(ops, " "+a[i])
-			i, j = i+1, j+1
-		case i < len(a) && (j == len(b) || lcs[i+1][j] >= lcs[i][j+1]):
-			ops = append(ops, "-"+a[i])
-			i++
-		default:
-			ops = append(ops, "+"+b[j])
-			j++
-		}
-	}
-	var out strings.Builder
-	for i, op := range ops {
-		near := false
-		for k := max(0, i-3); k < min(len(ops), i+4); k++ {
-			near = near || ops[k][0] != ' '
-		}
-		if near {
-			out.WriteString(strings.TrimSuffix(op, "\n") + "\n")
-		}
-	}
-	return out.String()
-}
-
-func TestDiff(t *testing.T) {
-	got := diff("a\nb\nc\nd\ne\nf\ng\nh\ni\n", "a\nb\nc\nd\nE\nf\ng\nh\ni\n")
-	want := " b\n c\n d\n-e\n+E\n f\n g\n h\n"
-	if got != want {
-		t.Errorf("diff:\n%s\nwant:\n%s", got, want)
-	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/faultline-dev/faultline/internal/golden"
 	"os"
 	"path/filepath"
 	"slices"
@@ -131,7 +132,7 @@ func TestInjectTwice(t *testing.T) {
 				once := injectOK(t, name, data, opts)
 				twice := injectOK(t, name, once, opts)
 				if !bytes.Equal(once, twice) {
-					t.Errorf("injecting twice differs (-once +twice):\n%s", diff(string(once), string(twice)))
+					t.Errorf("injecting twice differs (-once +twice):\n%s", golden.Diff(string(once), string(twice)))
 				}
 				for otherName, other := range optionSets {
 					if other.Classic && (name == "job.yaml" || name == "cronjob.yaml") {
@@ -144,7 +145,7 @@ func TestInjectTwice(t *testing.T) {
 							d, _ := yaml.Marshal(direct[i])
 							o, _ := yaml.Marshal(over[i])
 							t.Errorf("document %d: injecting with %s over %s differs from injecting with %s (-direct +over):\n%s",
-								i+1, otherName, setName, otherName, diff(string(d), string(o)))
+								i+1, otherName, setName, otherName, golden.Diff(string(d), string(o)))
 						}
 					}
 				}
@@ -184,13 +185,13 @@ func TestUninjectRoundTrips(t *testing.T) {
 					if !equality.Semantic.DeepEqual(want[i], got[i]) {
 						w, _ := yaml.Marshal(want[i])
 						g, _ := yaml.Marshal(got[i])
-						t.Errorf("document %d differs after uninject (-input +uninjected):\n%s", i+1, diff(string(w), string(g)))
+						t.Errorf("document %d differs after uninject (-input +uninjected):\n%s", i+1, golden.Diff(string(w), string(g)))
 					}
 				}
 				inDocs, outDocs := splitDocuments(original), splitDocuments(res.Output)
 				for i := range inDocs {
 					if want[i] == nil && !bytes.Equal(inDocs[i], outDocs[i]) {
-						t.Errorf("document %d, not a workload, changed:\n%s", i+1, diff(string(inDocs[i]), string(outDocs[i])))
+						t.Errorf("document %d, not a workload, changed:\n%s", i+1, golden.Diff(string(inDocs[i]), string(outDocs[i])))
 					}
 				}
 			})
@@ -209,7 +210,7 @@ func TestUninjectUntouched(t *testing.T) {
 			t.Fatal(name, err)
 		}
 		if !bytes.Equal(normalizeStream(data), res.Output) || len(res.Changes) > 0 {
-			t.Errorf("%s: uninject changed it: %q\n%s", name, res.Changes, diff(string(data), string(res.Output)))
+			t.Errorf("%s: uninject changed it: %q\n%s", name, res.Changes, golden.Diff(string(data), string(res.Output)))
 		}
 	}
 }
@@ -485,7 +486,7 @@ func TestMultipleInputs(t *testing.T) {
 	}
 	want := runFile(t, filepath.Join("testdata", "in", "named-target-port.yaml"), Options{}, false)
 	if !bytes.Equal(res.Output, want.Output) {
-		t.Errorf("two files differ from one (-one +two):\n%s", diff(string(want.Output), string(res.Output)))
+		t.Errorf("two files differ from one (-one +two):\n%s", golden.Diff(string(want.Output), string(res.Output)))
 	}
 	if !slices.ContainsFunc(res.Changes, func(s string) bool { return strings.HasPrefix(s, "service.yaml: document 1 (Service shop): port 80") }) {
 		t.Errorf("changes %q", res.Changes)

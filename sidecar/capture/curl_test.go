@@ -3,11 +3,13 @@ package capture
 import (
 	"bytes"
 	"encoding/base64"
+	"github.com/faultline-dev/faultline/internal/golden"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -18,7 +20,7 @@ func TestCurlGolden(t *testing.T) {
 	for name, c := range samples() {
 		t.Run(name, func(t *testing.T) {
 			got := Curl(c)
-			golden(t, name+".curl", []byte(got))
+			golden.Assert(t, filepath.Join("testdata", name+".curl"), []byte(got))
 			checkScript(t, c, got)
 		})
 	}

@@ -3,6 +3,8 @@ package capture
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/faultline-dev/faultline/internal/golden"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -20,7 +22,7 @@ func TestHARGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			validateHAR(t, got)
-			golden(t, name+".har", append(got, '\n'))
+			golden.Assert(t, filepath.Join("testdata", name+".har"), append(got, '\n'))
 		})
 	}
 }
