@@ -7,6 +7,7 @@
 package accesslog
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -38,18 +39,35 @@ func ParseFormat(s string) (Format, error) {
 }
 
 // Logger is an exchange.Observer writing access log lines to a writer. It
-// is safe for concurrent use: each line is written with one Write call
-// under a lock, so lines never interleave.
+// is safe for concurrent use.
+//
+// The request path never waits for the writer: End appends its line to a
+// backlog, and one writer goroutine, running only while there is a
+// backlog, writes it out in batches. Stdout is a pipe to the container
+// runtime, which can stop reading (a restarting runtime, a full node
+// disk); a synchronous write would then block every request. Past
+// MaxBacklog bytes, lines are dropped, and a line saying how many is
+// written once the writer catches up. Lines never interleave.
 type Logger struct {
 	format Format
-	mu     sync.Mutex
 	w      io.Writer
 	bufs   sync.Pool
+
+	mu      sync.Mutex
+	idle    sync.Cond // signalled when the writer stops
+	pending []byte    // lines waiting for the writer
+	spare   []byte    // the writer's last batch, reused for pending
+	writing bool      // the writer goroutine runs
+	dropped int       // lines dropped since the last note
 }
+
+// MaxBacklog is the most bytes of lines that wait for a slow writer.
+const MaxBacklog = 1 << 20
 
 // New returns a Logger writing format lines to w.
 func New(w io.Writer, format Format) *Logger {
 	l := &Logger{format: format, w: w}
+	l.idle.L = &l.mu
 	l.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
 	return l
 }
@@ -57,7 +75,7 @@ func New(w io.Writer, format Format) *Logger {
 // Begin does nothing: a line is written when the exchange ends.
 func (l *Logger) Begin(*exchange.Exchange) {}
 
-// End writes the line of x.
+// End queues the line of x for the writer; it never blocks on the writer.
 func (l *Logger) End(x *exchange.Exchange) {
 	if l.format == Off {
 		return
@@ -70,10 +88,78 @@ func (l *Logger) End(x *exchange.Exchange) {
 		b = appendJSON(b, x)
 	}
 	l.mu.Lock()
-	_, _ = l.w.Write(b)
+	start := false
+	if len(l.pending)+len(b) > MaxBacklog {
+		l.dropped++
+	} else {
+		l.pending = append(l.pending, b...)
+		start, l.writing = !l.writing, true
+	}
 	l.mu.Unlock()
 	*bp = b
 	l.bufs.Put(bp)
+	if start {
+		go l.drain()
+	}
+}
+
+// drain writes the backlog until it is empty, then ends.
+func (l *Logger) drain() {
+	l.mu.Lock()
+	for len(l.pending) > 0 || l.dropped > 0 {
+		out := l.pending
+		l.pending, l.spare = l.spare[:0], nil
+		dropped := l.dropped
+		l.dropped = 0
+		l.mu.Unlock()
+		if dropped > 0 {
+			out = l.appendDropped(out, dropped)
+		}
+		_, _ = l.w.Write(out)
+		l.mu.Lock()
+		if cap(out) <= 2*MaxBacklog {
+			l.spare = out[:0]
+		}
+	}
+	l.writing = false
+	l.idle.Broadcast()
+	l.mu.Unlock()
+}
+
+// appendDropped appends the line that reports n dropped lines.
+func (l *Logger) appendDropped(b []byte, n int) []byte {
+	now := time.Now().UTC()
+	if l.format == Text {
+		b = now.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, " access log lines dropped: "...)
+		b = strconv.AppendInt(b, int64(n), 10)
+		return append(b, " (the log's reader was too slow)\n"...)
+	}
+	b = append(b, `{"time":"`...)
+	b = now.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","msg":"access log lines dropped","dropped":`...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	return append(b, `,"reason":"the log's reader was too slow"}`+"\n"...)
+}
+
+// Flush waits until every queued line is written, or ctx ends. Call it
+// before exiting, so that the last lines are not lost.
+func (l *Logger) Flush(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() {
+		l.mu.Lock()
+		l.idle.Broadcast()
+		l.mu.Unlock()
+	})
+	defer stop()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for l.writing {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		l.idle.Wait()
+	}
+	return nil
 }
 
 func clientIP(remote string) string {

@@ -2,7 +2,9 @@ package accesslog
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,6 +13,13 @@ import (
 
 	"github.com/faultline-dev/faultline/sidecar/exchange"
 )
+
+// logOne logs x and waits for the line to be written.
+func logOne(w io.Writer, format Format, x *exchange.Exchange) {
+	l := New(w, format)
+	l.End(x)
+	l.Flush(context.Background())
+}
 
 func exchangeFor(path string) *exchange.Exchange {
 	return &exchange.Exchange{
@@ -24,7 +33,7 @@ func exchangeFor(path string) *exchange.Exchange {
 
 func TestJSONLine(t *testing.T) {
 	var buf bytes.Buffer
-	New(&buf, JSON).End(exchangeFor("/items"))
+	logOne(&buf, JSON, exchangeFor("/items"))
 	var got map[string]any
 	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
 		t.Fatalf("not JSON: %q", buf.String())
@@ -44,13 +53,13 @@ func TestJSONLine(t *testing.T) {
 
 func TestTextLineAndOff(t *testing.T) {
 	var buf bytes.Buffer
-	New(&buf, Text).End(exchangeFor("/items"))
+	logOne(&buf, Text, exchangeFor("/items"))
 	want := "2026-11-27T07:00:00.123Z POST /items /items 422 1.500ms in=12 out=99 trace=4bf92f3577b34da6a3ce929d0e0e4736 client=10.0.0.7\n"
 	if buf.String() != want {
 		t.Errorf("text line\n got %q\nwant %q", buf.String(), want)
 	}
 	buf.Reset()
-	New(&buf, Off).End(exchangeFor("/items"))
+	logOne(&buf, Off, exchangeFor("/items"))
 	if buf.Len() != 0 {
 		t.Errorf("off wrote %q", buf.String())
 	}
@@ -64,7 +73,7 @@ func FuzzLinesStayOneLine(f *testing.F) {
 	f.Fuzz(func(t *testing.T, path string) {
 		for _, format := range []Format{JSON, Text} {
 			var buf bytes.Buffer
-			New(&buf, format).End(exchangeFor(path))
+			logOne(&buf, format, exchangeFor(path))
 			line := buf.String()
 			if strings.Count(line, "\n") != 1 || !strings.HasSuffix(line, "\n") {
 				t.Fatalf("%s: %q is not one line", format, line)

@@ -3,6 +3,7 @@ package capture
 import (
 	"encoding/base64"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -251,6 +252,12 @@ func requestURL(req *Request) (string, bool) {
 	var b strings.Builder
 	for i := 0; i < len(target); i++ {
 		c := target[i]
+		if c == '%' && (i+2 >= len(target) || !isHex(target[i+1]) || !isHex(target[i+2])) {
+			// A % that starts no escape would make the URL invalid.
+			b.WriteString("%25")
+			changed = true
+			continue
+		}
 		if urlByte(c) {
 			b.WriteByte(c)
 			continue
@@ -282,6 +289,10 @@ func (r *Request) Target() string {
 	return "/" + t
 }
 
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
 // urlByte reports whether c may appear as is in a URL (RFC 3986 unreserved,
 // reserved, and % for existing escapes), except # which would end it.
 func urlByte(c byte) bool {
@@ -302,7 +313,10 @@ func validHost(h string) bool {
 			return false
 		}
 	}
-	return true
+	// The characters pass; the whole must be a host and optional port
+	// that a URL parser takes (not ":A", "[::1", "a:b:c").
+	u, err := url.Parse("http://" + h + "/")
+	return err == nil && u.Host == h && u.Hostname() != ""
 }
 
 // ValidToken reports whether s is an HTTP token (RFC 9110 section 5.6.2):

@@ -5,11 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 
@@ -137,12 +139,21 @@ func lookupEnv(getenv func(string) string, name string) (string, bool) {
 func flagError(err error) error {
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
-		return &Error{Setting: "--" + strings.TrimPrefix(name, "-"), Msg: "unknown flag (see 'faultline run -h')"}
+		return &Error{Setting: safeName("--" + strings.TrimPrefix(name, "-")), Msg: "unknown flag (see 'faultline run -h')"}
 	}
 	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
 		return &Error{Setting: "--" + strings.TrimPrefix(name, "-"), Msg: "needs a value"}
 	}
 	return &Error{Setting: "run", Msg: msg}
+}
+
+// safeName returns a flag name as typed, or quoted when it holds spaces or
+// control characters, so that an error stays one readable line.
+func safeName(name string) string {
+	if strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r == 0x7f || !unicode.IsPrint(r) }) {
+		return strconv.Quote(name)
+	}
+	return name
 }
 
 func printDefaults(w io.Writer, ss []*setting) {
@@ -295,7 +306,7 @@ func build(ss []*setting) (*Config, error) {
 		*a.dst = n
 	}
 	s = get("capture-rate")
-	if c.CaptureRate, err = strconv.ParseFloat(s.raw, 64); err != nil || c.CaptureRate <= 0 {
+	if c.CaptureRate, err = strconv.ParseFloat(s.raw, 64); err != nil || !(c.CaptureRate > 0) || math.IsInf(c.CaptureRate, 0) {
 		return nil, fail(s, "%q is not a positive number of captures per second", s.raw)
 	}
 	c.CaptureStore, c.DataDir = str("capture-store"), str("data-dir")

@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -65,6 +68,7 @@ func NewFastTransport(o TransportOptions) *FastTransport {
 type fastConn struct {
 	nc       net.Conn
 	raw      syscall.RawConn // for closedByPeer; nil if nc has none
+	lim      headLimit       // under br: bounds a response head
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	lastUsed time.Time
@@ -113,7 +117,7 @@ func retryable(r *http.Request) bool {
 // RoundTrip implements http.RoundTripper.
 func (t *FastTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if !fastEligible(r) {
-		return t.Fallback.RoundTrip(r)
+		return t.roundTripFallback(r)
 	}
 	ctx := r.Context()
 	for attempt := 0; ; attempt++ {
@@ -193,7 +197,9 @@ func (t *FastTransport) dial(ctx context.Context, host string) (*fastConn, error
 	if err != nil {
 		return nil, err
 	}
-	c := &fastConn{nc: nc, br: bufio.NewReaderSize(nc, 4<<10), bw: bufio.NewWriterSize(nc, 4<<10)}
+	c := &fastConn{nc: nc, bw: bufio.NewWriterSize(nc, 4<<10)}
+	c.lim = headLimit{r: nc, n: -1}
+	c.br = bufio.NewReaderSize(&c.lim, 4<<10)
 	if sc, ok := nc.(syscall.Conn); ok {
 		c.raw, _ = sc.SyscallConn()
 	}
@@ -211,8 +217,13 @@ func (t *FastTransport) exchange(ctx context.Context, c *fastConn, r *http.Reque
 	if trace != nil && trace.GotConn != nil {
 		trace.GotConn(httptrace.GotConnInfo{Conn: c.nc, Reused: reused})
 	}
-	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(aLongTimeAgo) })
-	if err := c.nc.SetReadDeadline(time.Now().Add(t.ResponseHeaderTimeout)); err != nil {
+	c.body.cancelled.Store(false)
+	stop := context.AfterFunc(ctx, func() {
+		c.body.cancelled.Store(true)
+		c.nc.SetDeadline(aLongTimeAgo)
+	})
+	headDeadline := time.Now().Add(t.ResponseHeaderTimeout)
+	if err := c.nc.SetReadDeadline(headDeadline); err != nil {
 		stop()
 		return nil, err
 	}
@@ -227,10 +238,11 @@ func (t *FastTransport) exchange(ctx context.Context, c *fastConn, r *http.Reque
 	if trace != nil && trace.WroteRequest != nil {
 		trace.WroteRequest(httptrace.WroteRequestInfo{})
 	}
+	c.lim.n = maxResponseHead
 	if trace != nil && trace.GotFirstResponseByte != nil {
 		if _, err := c.br.Peek(1); err != nil {
 			stop()
-			return nil, err
+			return nil, headError(c, err, headDeadline)
 		}
 		trace.GotFirstResponseByte()
 	}
@@ -240,7 +252,7 @@ func (t *FastTransport) exchange(ctx context.Context, c *fastConn, r *http.Reque
 		resp, err = http.ReadResponse(c.br, r)
 		if err != nil {
 			stop()
-			return nil, err
+			return nil, headError(c, err, headDeadline)
 		}
 		// Skip informational answers (103 Early Hints); a 101 cannot come
 		// here since upgrades take the fallback.
@@ -252,14 +264,14 @@ func (t *FastTransport) exchange(ctx context.Context, c *fastConn, r *http.Reque
 		stop()
 		return nil, errors.New("proxy: upstream switched protocols unasked")
 	}
-	if err := c.nc.SetReadDeadline(time.Time{}); err != nil {
-		stop()
-		return nil, err
-	}
+	c.lim.n = -1
+	// From here the deadline bounds the time between two reads of the
+	// body (fastBody.Read moves it), as nginx's proxy_read_timeout does.
 	// An app that failed may close the connection right after its answer
 	// without announcing it (uvicorn after an exception): never reuse it.
 	reusable := !resp.Close && resp.StatusCode < 500
-	c.body = fastBody{rc: resp.Body, c: c, t: t, stop: stop, reusable: reusable}
+	c.body.rc, c.body.c, c.body.t, c.body.stop, c.body.reusable = resp.Body, c, t, stop, reusable
+	c.body.eof, c.body.closed, c.body.deadline = false, false, headDeadline
 	resp.Body = &c.body
 	return resp, nil
 }
@@ -276,6 +288,10 @@ type fastBody struct {
 	reusable bool
 	eof      bool
 	closed   bool
+	// deadline is the connection's read deadline; cancelled is set when
+	// the request's context ended (and the deadline was moved to the past).
+	deadline  time.Time
+	cancelled atomic.Bool
 }
 
 func (b *fastBody) Read(p []byte) (int, error) {
@@ -284,6 +300,16 @@ func (b *fastBody) Read(p []byte) (int, error) {
 	}
 	if b.eof {
 		return 0, io.EOF
+	}
+	// Move the read deadline on (only once half of it has passed, to
+	// spare the timer): a body that stalls fails after
+	// ResponseHeaderTimeout without progress.
+	if d := b.t.ResponseHeaderTimeout; time.Until(b.deadline) < d/2 && !b.cancelled.Load() {
+		b.deadline = time.Now().Add(d)
+		b.c.nc.SetReadDeadline(b.deadline)
+		if b.cancelled.Load() {
+			b.c.nc.SetReadDeadline(aLongTimeAgo)
+		}
 	}
 	n, err := b.rc.Read(p)
 	if err == io.EOF {
@@ -305,8 +331,52 @@ func (b *fastBody) Close() error {
 		b.c.nc.Close()
 		return nil
 	}
+	if err := b.c.nc.SetReadDeadline(time.Time{}); err != nil {
+		b.c.nc.Close()
+		return nil
+	}
 	b.t.putIdle(b.c)
 	return nil
+}
+
+// maxResponseHead bounds a response head, as NewTransport's
+// MaxResponseHeaderBytes does for the fallback.
+const maxResponseHead = 1 << 20
+
+var errHeadTooLarge = errors.New("proxy: upstream response head too large")
+
+// headLimit passes reads through, at most n bytes while n >= 0.
+type headLimit struct {
+	r io.Reader
+	n int64
+}
+
+func (l *headLimit) Read(p []byte) (int, error) {
+	if l.n < 0 {
+		return l.r.Read(p)
+	}
+	if l.n == 0 {
+		return 0, errHeadTooLarge
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
+}
+
+// headError names why reading a response head failed. bufio.Reader.ReadLine
+// returns a line cut by the deadline as if it were whole, so a timeout
+// can surface as a malformed head: a passed deadline makes it a timeout.
+func headError(c *fastConn, err error, deadline time.Time) error {
+	if c.lim.n == 0 {
+		return errHeadTooLarge
+	}
+	if !isTimeout(err) && !time.Now().Before(deadline) {
+		return fmt.Errorf("proxy: upstream response head: %w (%w)", os.ErrDeadlineExceeded, err)
+	}
+	return err
 }
 
 // closedByPeer reports whether the app closed (or reset) an idle
@@ -326,4 +396,59 @@ func closedByPeer(rc syscall.RawConn) bool {
 		return true
 	})
 	return closed || err != nil
+}
+
+// roundTripFallback sends r on the fallback transport, and cancels it when
+// its response body makes no progress for ResponseHeaderTimeout.
+func (t *FastTransport) roundTripFallback(r *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithCancel(r.Context())
+	resp, err := t.Fallback.RoundTrip(r.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if rwc, ok := resp.Body.(io.ReadWriteCloser); ok && resp.StatusCode == http.StatusSwitchingProtocols {
+		// An upgraded stream has no idle timeout; it ends with either side.
+		resp.Body = upgradedBody{rwc, cancel}
+		return resp, nil
+	}
+	timer := time.AfterFunc(t.ResponseHeaderTimeout, cancel)
+	timer.Stop()
+	resp.Body = &idleBody{rc: resp.Body, d: t.ResponseHeaderTimeout, timer: timer, cancel: cancel}
+	return resp, nil
+}
+
+type upgradedBody struct {
+	io.ReadWriteCloser
+	cancel context.CancelFunc
+}
+
+func (b upgradedBody) Close() error {
+	err := b.ReadWriteCloser.Close()
+	b.cancel()
+	return err
+}
+
+// idleBody cancels its request when one Read waits longer than d. Only
+// the time spent waiting for the upstream counts, not the time the proxy
+// spends writing to a slow client between two reads.
+type idleBody struct {
+	rc     io.ReadCloser
+	d      time.Duration
+	timer  *time.Timer
+	cancel context.CancelFunc
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	b.timer.Reset(b.d)
+	n, err := b.rc.Read(p)
+	b.timer.Stop()
+	return n, err
+}
+
+func (b *idleBody) Close() error {
+	b.timer.Stop()
+	err := b.rc.Close()
+	b.cancel()
+	return err
 }

@@ -52,6 +52,10 @@ type Options struct {
 	// TraceIDHeader names the response header that carries the exchange's
 	// TraceID to the client; empty means "X-Trace-Id".
 	TraceIDHeader string
+	// WriteTimeout bounds each write to the client (nginx's send_timeout):
+	// a client that stops reading is cut off after it, and its upstream
+	// connection released. Zero means no bound.
+	WriteTimeout time.Duration
 }
 
 // Handler is the reverse proxy. It is safe for concurrent use.
@@ -117,6 +121,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.Credentials = h.hasCredentials(r)
 	x.RequestBody.Armed = h.opts.Taps.Request && h.opts.Taps.Limit > 0
 	h.opts.Observer.Begin(x)
+	// A previous request on this keep-alive connection left its write
+	// deadline (net/http resets it only with Server.WriteTimeout); a
+	// "100 Continue" may be written before the response.
+	h.armWrite(w)
+	if len(r.TransferEncoding) > 0 {
+		// Content-Length may have come with Transfer-Encoding (net/http
+		// drops it before the handler sees it): RFC 9112 section 6.1 asks
+		// to close the connection after answering such a request, so that
+		// no bytes after its body can be read as another request.
+		w.Header().Set("Connection", "close")
+	}
 	defer func() {
 		// Runs on an abort (http.ErrAbortHandler) too.
 		if st.tap != nil {
@@ -135,6 +150,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := h.transport.RoundTrip(out)
 	if err != nil {
+		if st.tap != nil {
+			if cerr := st.tap.clientErr(); cerr != nil {
+				h.badBody(w, r, x, cerr)
+				return
+			}
+		}
 		h.fail(w, r, x, err)
 		return
 	}
@@ -223,6 +244,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, x *exchange.Ex
 	x.ResponseHeader = dst
 	x.ResponseBody.Armed = h.opts.Taps.Limit > 0 && h.opts.Taps.Response != nil && h.opts.Taps.Response(x.Status)
 
+	h.armWrite(w)
 	w.WriteHeader(resp.StatusCode)
 	flush := streaming(resp)
 	if flush {
@@ -232,8 +254,14 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, x *exchange.Ex
 	err := h.copyBody(w, resp.Body, x, flush)
 	if err != nil {
 		x.Err = err
-		if r.Context().Err() != nil {
+		var we *clientWriteError
+		if r.Context().Err() != nil || errors.As(err, &we) {
+			// The client went away, or stopped reading past WriteTimeout:
+			// cut its connection (a no-op once it is gone).
 			x.Status = exchange.StatusClientClosed
+			if r.Context().Err() == nil {
+				panic(http.ErrAbortHandler)
+			}
 			return
 		}
 		// The upstream broke the body mid-way. Abort the client connection
@@ -251,20 +279,32 @@ func (h *Handler) copyBody(w http.ResponseWriter, body io.Reader, x *exchange.Ex
 	defer h.buffers.Put(bp)
 	buf := *bp
 	rc := http.NewResponseController(w)
+	var deadline time.Time
+	if d := h.opts.WriteTimeout; d > 0 {
+		deadline = h.now().Add(d) // as armWrite set it
+	}
 	for {
 		n, rerr := body.Read(buf)
 		if n > 0 {
 			if x.ResponseBody.Armed {
 				tapAppend(&x.ResponseBody, buf[:n], h.opts.Taps.Limit)
 			}
+			// Move the write deadline on once half of it has passed: each
+			// write gets at least WriteTimeout/2.
+			if d := h.opts.WriteTimeout; d > 0 {
+				if now := h.now(); deadline.Sub(now) < d/2 {
+					deadline = now.Add(d)
+					_ = rc.SetWriteDeadline(deadline)
+				}
+			}
 			m, werr := w.Write(buf[:n])
 			x.BytesOut += int64(m)
 			if werr != nil {
-				return werr
+				return &clientWriteError{werr}
 			}
 			if flush {
 				if err := rc.Flush(); err != nil {
-					return err
+					return &clientWriteError{err}
 				}
 			}
 		}
@@ -275,6 +315,47 @@ func (h *Handler) copyBody(w http.ResponseWriter, body io.Reader, x *exchange.Ex
 			return rerr
 		}
 	}
+}
+
+// clientWriteError is a failed write to the client, as opposed to a
+// failed read of the upstream's body: both can be timeouts.
+type clientWriteError struct{ err error }
+
+func (e *clientWriteError) Error() string { return "write to client: " + e.err.Error() }
+func (e *clientWriteError) Unwrap() error { return e.err }
+
+// armWrite gives the next writes to the client WriteTimeout.
+func (h *Handler) armWrite(w http.ResponseWriter) {
+	if h.opts.WriteTimeout > 0 {
+		_ = http.NewResponseController(w).SetWriteDeadline(h.now().Add(h.opts.WriteTimeout))
+	}
+}
+
+// badBody answers a request whose body the client broke: 499 (logged
+// only) when it went away, 413 past a size limit, 400 for a malformed
+// body. None of them is an upstream failure.
+func (h *Handler) badBody(w http.ResponseWriter, r *http.Request, x *exchange.Exchange, err error) {
+	x.Err = err
+	var ne net.Error
+	var mbe *http.MaxBytesError
+	switch {
+	case r.Context().Err() != nil || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne):
+		x.Status = exchange.StatusClientClosed
+		return
+	case errors.As(err, &mbe):
+		x.Status = http.StatusRequestEntityTooLarge
+	default:
+		x.Status = http.StatusBadRequest
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/plain; charset=utf-8")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Connection", "close")
+	x.ResponseHeader = hdr
+	h.armWrite(w)
+	w.WriteHeader(x.Status)
+	n, _ := io.WriteString(w, "faultline: bad request body\n")
+	x.BytesOut = int64(n)
 }
 
 // fail answers a request the upstream did not answer: 504 for a timeout,
@@ -298,6 +379,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, x *exchange.Excha
 	hdr.Set("Content-Type", "text/plain; charset=utf-8")
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	x.ResponseHeader = hdr
+	h.armWrite(w)
 	w.WriteHeader(status)
 	n, _ := io.WriteString(w, "faultline: "+msg+"\n")
 	x.BytesOut = int64(n)
@@ -336,23 +418,34 @@ type bodyTap struct {
 	x      *exchange.Exchange
 	limit  int
 	sealed bool
+	err    error // the client's body failed (not io.EOF)
 }
 
 // Read does not hold mu while it waits for the client: seal must never wait
 // for a slow upload.
 func (b *bodyTap) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
-	if n > 0 {
+	if n > 0 || (err != nil && err != io.EOF) {
 		b.mu.Lock()
 		if !b.sealed {
 			b.x.BytesIn += int64(n)
 			if b.x.RequestBody.Armed {
 				tapAppend(&b.x.RequestBody, p[:n], b.limit)
 			}
+			if err != nil && err != io.EOF {
+				b.err = err
+			}
 		}
 		b.mu.Unlock()
 	}
 	return n, err
+}
+
+// clientErr is the error the client's body failed with, if any.
+func (b *bodyTap) clientErr() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
 }
 
 func (b *bodyTap) Close() error { return b.rc.Close() }

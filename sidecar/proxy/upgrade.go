@@ -3,6 +3,7 @@ package proxy
 import (
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/faultline-dev/faultline/sidecar/exchange"
 	"github.com/faultline-dev/faultline/sidecar/metricnames"
@@ -27,6 +28,8 @@ func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request, x *exchange.Ex
 		return
 	}
 	defer conn.Close()
+	// The write deadline of the request must not cut the stream.
+	_ = conn.SetDeadline(time.Time{})
 	copyHeader(w.Header(), resp.Header)
 	x.ResponseHeader = w.Header()
 	res := *resp

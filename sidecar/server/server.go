@@ -63,17 +63,18 @@ type Deps struct {
 // Sidecar is a started sidecar: its listeners are bound, so their addresses
 // are known, and Run serves them.
 type Sidecar struct {
-	cfg      *config.Config
-	log      *slog.Logger
-	reg      *prometheus.Registry
-	matcher  *route.Matcher
-	learner  *route.Learner
-	prober   *health.Prober
-	metrics  *metrics.Metrics
-	proxy    *proxy.Handler
-	store    *store.Store
-	recorder *recorder.Recorder
-	draining atomic.Bool
+	cfg       *config.Config
+	log       *slog.Logger
+	reg       *prometheus.Registry
+	matcher   *route.Matcher
+	learner   *route.Learner
+	prober    *health.Prober
+	metrics   *metrics.Metrics
+	proxy     *proxy.Handler
+	store     *store.Store
+	recorder  *recorder.Recorder
+	accessLog *accesslog.Logger
+	draining  atomic.Bool
 
 	// tls and tlsMetrics are nil when Listen serves plain HTTP.
 	tls        *tlsconf.Server
@@ -171,7 +172,8 @@ func Start(cfg *config.Config, deps Deps) (*Sidecar, error) {
 	}
 	observers = append(observers, m)
 	if cfg.AccessLog != accesslog.Off {
-		observers = append(observers, accesslog.New(deps.AccessLog, cfg.AccessLog))
+		s.accessLog = accesslog.New(deps.AccessLog, cfg.AccessLog)
+		observers = append(observers, s.accessLog)
 	}
 	taps := exchange.Taps{
 		Limit:   int(cfg.CaptureMaxBody),
@@ -186,13 +188,14 @@ func Start(cfg *config.Config, deps Deps) (*Sidecar, error) {
 		taps.Limit = 16 << 10
 	}
 	popts := proxy.Options{
-		Upstream:    cfg.Upstream,
-		Transport:   proxy.NewUpstreamTransport(cfg.Upstream, upstreamOpts),
-		Observer:    observers,
-		Route:       s.matcher.Match,
-		Taps:        taps,
-		AuthCookies: cfg.AuthCookies,
-		Logger:      s.log,
+		Upstream:     cfg.Upstream,
+		Transport:    proxy.NewUpstreamTransport(cfg.Upstream, upstreamOpts),
+		Observer:     observers,
+		Route:        s.matcher.Match,
+		Taps:         taps,
+		AuthCookies:  cfg.AuthCookies,
+		WriteTimeout: cfg.UpstreamTimeout,
+		Logger:       s.log,
 	}
 	if tracer != nil {
 		popts.Decorate = tracer.Decorate
@@ -400,6 +403,12 @@ func (s *Sidecar) drain() error {
 	// time must still write what was captured.
 	cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
 	s.closeCapture(cctx)
+	if s.accessLog != nil {
+		// The last lines of the drain must not be lost in the backlog.
+		if ferr := s.accessLog.Flush(cctx); ferr != nil {
+			s.log.Warn("access log not fully written", "err", ferr)
+		}
+	}
 	ccancel()
 	if s.admin != nil {
 		s.admin.Close()

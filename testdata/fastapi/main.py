@@ -5,6 +5,8 @@ The end-to-end tests run it exactly as in production:
 with Debian's python3-fastapi, python3-uvicorn and gunicorn.
 """
 import asyncio
+import os
+import signal
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import StreamingResponse
@@ -82,3 +84,28 @@ async def upload(request: Request):
 async def echo(request: Request):
     return {"headers": dict(request.headers), "path": request.url.path,
             "query": request.url.query}
+
+
+# Faults for the reliability suite (reliability/): a worker that dies
+# mid-request, as under the OOM killer, before or while it answers.
+
+
+@app.get("/die")
+async def die(after: float = 0.0):
+    await asyncio.sleep(after)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@app.get("/die-stream")
+async def die_stream(chunks: int = 3, gap: float = 0.1):
+    async def stream():
+        for i in range(chunks):
+            yield f"chunk {i}\n"
+            await asyncio.sleep(gap)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return StreamingResponse(stream(), media_type="text/plain")
+
+
+@app.get("/pid")
+async def pid():
+    return {"pid": os.getpid()}

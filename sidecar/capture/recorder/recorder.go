@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,6 +43,11 @@ type Sink interface {
 type Options struct {
 	// QueueSize is how many captures may wait for the writer; default 1024.
 	QueueSize int
+	// QueueBytes bounds the memory the waiting captures hold (their
+	// bodies, headers and URLs); default 32 MiB. With bodies of up to
+	// --capture-max-body each way, QueueSize alone would let a flood of
+	// large failing requests pin 1024 × 128 KiB in the queue.
+	QueueBytes int64
 	// BatchSize is the most captures written in one transaction; default 64.
 	BatchSize int
 	// Rate is how many captures per second are kept for one route and
@@ -77,7 +83,9 @@ type Recorder struct {
 
 	mu     sync.RWMutex // guards closed and the closing of queue
 	closed bool
-	queue  chan *capture.Capture
+	queue  chan queued
+	// queuedBytes is the size of the captures offered and not yet written.
+	queuedBytes atomic.Int64
 
 	ctx   context.Context // cancelled when Close gives up waiting
 	abort context.CancelFunc
@@ -105,6 +113,9 @@ func New(sink Sink, redactor Redactor, opts Options) (*Recorder, error) {
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 1024
 	}
+	if opts.QueueBytes <= 0 {
+		opts.QueueBytes = 32 << 20
+	}
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 64
 	}
@@ -131,7 +142,7 @@ func New(sink Sink, redactor Redactor, opts Options) (*Recorder, error) {
 		redactor: redactor,
 		opts:     opts,
 		log:      opts.Logger,
-		queue:    make(chan *capture.Capture, opts.QueueSize),
+		queue:    make(chan queued, opts.QueueSize),
 		done:     make(chan struct{}),
 	}
 	if r.log == nil {
@@ -155,9 +166,27 @@ func New(sink Sink, redactor Redactor, opts Options) (*Recorder, error) {
 	return r, nil
 }
 
+// queued is a capture waiting for the writer, with the bytes it holds.
+type queued struct {
+	c    *capture.Capture
+	size int64
+}
+
+// captureSize estimates the memory c holds: its bodies, URL and header
+// values, and a fixed overhead for the rest.
+func captureSize(c *capture.Capture) int64 {
+	n := 512 + len(c.Request.URL) + len(c.Request.Body.Text) + len(c.Response.Body.Text)
+	for _, fs := range [][]capture.Field{c.Request.Headers, c.Request.Cookies, c.Response.Headers} {
+		for _, f := range fs {
+			n += len(f.Name) + len(f.Value) + 32
+		}
+	}
+	return int64(n)
+}
+
 // Offer hands c to the recorder and reports whether it was queued. It never
 // blocks: a capture past its route and status's rate, or one that finds the
-// queue full, is dropped and counted. Offer takes c: the caller must not
+// queue full (in count or in bytes), is dropped and counted. Offer takes c: the caller must not
 // use it afterwards, whatever the result, since the writer redacts it in
 // place. A capture without an ID gets one when it is stored; callers that
 // want to log the ID set it first with capture.NewID. After Close, Offer
@@ -175,10 +204,17 @@ func (r *Recorder) Offer(c *capture.Capture) bool {
 	if r.closed {
 		return false
 	}
+	size := captureSize(c)
+	if r.queuedBytes.Add(size) > r.opts.QueueBytes {
+		r.queuedBytes.Add(-size)
+		r.queueFull.Inc()
+		return false
+	}
 	select {
-	case r.queue <- c:
+	case r.queue <- queued{c, size}:
 		return true
 	default:
+		r.queuedBytes.Add(-size)
 		r.queueFull.Inc()
 		return false
 	}
@@ -210,16 +246,18 @@ func (r *Recorder) run() {
 	defer close(r.done)
 	defer r.abort()
 	batch := make([]*capture.Capture, 0, r.opts.BatchSize)
-	for c := range r.queue {
-		batch = append(batch, c)
+	for q := range r.queue {
+		batch = append(batch, q.c)
+		size := q.size
 	fill:
 		for len(batch) < r.opts.BatchSize {
 			select {
-			case c, ok := <-r.queue:
+			case q, ok := <-r.queue:
 				if !ok {
 					break fill
 				}
-				batch = append(batch, c)
+				batch = append(batch, q.c)
+				size += q.size
 			default:
 				break fill
 			}
@@ -227,6 +265,7 @@ func (r *Recorder) run() {
 		r.write(batch)
 		clear(batch)
 		batch = batch[:0]
+		r.queuedBytes.Add(-size)
 	}
 }
 

@@ -177,7 +177,11 @@ func (s *Store) List(ctx context.Context, q Query) ([]capture.Summary, error) {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
 	query += " ORDER BY id DESC LIMIT ?"
-	rows, err := s.db.Load().QueryContext(ctx, query, args...)
+	db, err := s.conn()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -197,8 +201,12 @@ func (s *Store) List(ctx context.Context, q Query) ([]capture.Summary, error) {
 
 // Get returns the capture with the given ID, or ErrNotFound.
 func (s *Store) Get(ctx context.Context, id string) (*capture.Capture, error) {
+	db, err := s.conn()
+	if err != nil {
+		return nil, err
+	}
 	var data []byte
-	err := s.db.Load().QueryRowContext(ctx, `SELECT data FROM captures WHERE id = ?`, id).Scan(&data)
+	err = db.QueryRowContext(ctx, `SELECT data FROM captures WHERE id = ?`, id).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -210,7 +218,11 @@ func (s *Store) Get(ctx context.Context, id string) (*capture.Capture, error) {
 
 // Count returns the number of captures stored.
 func (s *Store) Count(ctx context.Context) (int, error) {
+	db, err := s.conn()
+	if err != nil {
+		return 0, err
+	}
 	var n int
-	err := s.db.Load().QueryRowContext(ctx, `SELECT count(*) FROM captures`).Scan(&n)
+	err = db.QueryRowContext(ctx, `SELECT count(*) FROM captures`).Scan(&n)
 	return n, err
 }

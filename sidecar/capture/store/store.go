@@ -89,6 +89,11 @@ type Store struct {
 	count     int
 	file      os.FileInfo
 	lastCheck time.Time
+	// With the disk full at Open, db is nil until a Put finds room:
+	// openErr is the last failure, lastOpen when it was tried.
+	openErr  error
+	lastOpen time.Time
+	closed   bool
 }
 
 // ErrNotFound is returned by Get for an unknown ID.
@@ -96,6 +101,10 @@ var ErrNotFound = errors.New("capture not found")
 
 // ErrReadOnly is returned by Put on a store opened with ReadOnly.
 var ErrReadOnly = errors.New("capture store is read-only")
+
+// ErrUnavailable is returned by reads of a store that could not be opened
+// yet because its disk is full (see Open).
+var ErrUnavailable = errors.New("capture store unavailable: its disk is full")
 
 // Open opens the store at path, creating it and its directory (mode 0700,
 // file 0600: captures hold user data) unless opts.ReadOnly.
@@ -105,6 +114,11 @@ var ErrReadOnly = errors.New("capture store is read-only")
 // error (a read-only or missing directory, an unwritable file, a store
 // written by a newer faultline) names path; at start-up the caller reports
 // it as a bad --capture-store.
+//
+// A full disk is not an error: it passes, and the app's traffic must not
+// wait for it. Open then warns and returns a store without a database;
+// Put tries to open it again (at most once a second) and fails until there
+// is room, and reads fail with ErrUnavailable.
 func Open(path string, opts Options) (*Store, error) {
 	if opts.MaxBytes <= 0 {
 		opts.MaxBytes = DefaultMaxBytes
@@ -149,11 +163,47 @@ func Open(path string, opts Options) (*Store, error) {
 		s.log.Warn("capture store was corrupt; moved it aside and started a new one", "path", abs, "moved_to", aside, "err", err)
 		db, err = s.create()
 	}
+	if err != nil && diskFull(filepath.Dir(abs), err) {
+		s.log.Warn("capture store: the disk is full; captures are dropped until there is room", "path", abs, "err", err)
+		s.openErr, s.lastOpen = pathError(path, err), opts.Now()
+		return s, nil
+	}
 	if err != nil {
 		return nil, pathError(path, err)
 	}
 	s.db.Store(db)
 	return s, nil
+}
+
+// openLater opens the database of a store that Open found on a full disk,
+// at most once a second. Called with s.mu held.
+func (s *Store) openLater() error {
+	if s.closed {
+		return ErrUnavailable
+	}
+	now := s.opts.Now()
+	if now.Sub(s.lastOpen) < time.Second {
+		return s.openErr
+	}
+	s.lastOpen = now
+	db, err := s.create()
+	if err != nil {
+		s.openErr = pathError(s.path, err)
+		return s.openErr
+	}
+	s.db.Store(db)
+	s.openErr = nil
+	s.log.Info("capture store opened: the disk has room again", "path", s.path)
+	return nil
+}
+
+// conn returns the database, or ErrUnavailable while a full disk keeps it
+// closed.
+func (s *Store) conn() (*sql.DB, error) {
+	if db := s.db.Load(); db != nil {
+		return db, nil
+	}
+	return nil, ErrUnavailable
 }
 
 // create makes the file (owner-only: SQLite gives its -wal and -shm files
@@ -279,14 +329,24 @@ func (s *Store) Bytes() int64 {
 
 // Checkpoint copies the WAL into the database and truncates it.
 func (s *Store) Checkpoint(ctx context.Context) error {
-	_, err := s.db.Load().ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	db, err := s.conn()
+	if err != nil {
+		return err
+	}
+	_, err = db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 	return err
 }
 
 // Close closes the store. On the last connection SQLite checkpoints the WAL
 // and removes it.
 func (s *Store) Close() error {
-	return s.db.Load().Close()
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	if db := s.db.Load(); db != nil {
+		return db.Close()
+	}
+	return nil
 }
 
 // checkFile notices that the file was deleted or replaced under the store
@@ -331,6 +391,12 @@ func isCorrupt(err error) bool {
 	}
 	code := se.Code() & 0xff
 	return code == sqlite3.SQLITE_CORRUPT || code == sqlite3.SQLITE_NOTADB
+}
+
+// isFull reports whether err is SQLite's "database or disk is full".
+func isFull(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL
 }
 
 // moveAside renames the database and its WAL to aside, and removes the

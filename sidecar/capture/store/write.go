@@ -62,7 +62,11 @@ func (s *Store) Put(ctx context.Context, cs []*capture.Capture) (evicted int, er
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.checkFile(); err != nil {
+	if s.db.Load() == nil {
+		if err := s.openLater(); err != nil {
+			return 0, err
+		}
+	} else if err := s.checkFile(); err != nil {
 		return 0, err
 	}
 	tx, err := s.db.Load().BeginTx(ctx, nil)
