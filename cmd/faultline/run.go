@@ -6,10 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/faultline-dev/faultline/sidecar/accesslog"
 	"github.com/faultline-dev/faultline/sidecar/buildinfo"
 	"github.com/faultline-dev/faultline/sidecar/config"
 	"github.com/faultline-dev/faultline/sidecar/metrics"
@@ -29,7 +31,15 @@ func runCommand(ctx context.Context, args []string, stdio Stdio) error {
 // environment, and runs it until ctx ends. started, if set, is called once
 // the listeners are bound.
 func serve(ctx context.Context, cfg *config.Config, stdio Stdio, started func(*server.Sidecar)) error {
-	log := newLogger(stdio.Err, cfg.LogLevel)
+	// The sidecar's own log must not block requests that log (502s, 504s)
+	// when nobody reads stderr: it goes through a bounded backlog too.
+	errOut := accesslog.NewBacklog(stdio.Err, droppedLogNote)
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = errOut.Flush(fctx)
+	}()
+	log := newLogger(errOut, cfg.LogLevel)
 	reg := prometheus.NewRegistry()
 	onDropped, err := metrics.SpansDropped(reg, otelsetup.DropQueueFull, otelsetup.DropExportFailed)
 	if err != nil {
@@ -66,6 +76,15 @@ func serve(ctx context.Context, cfg *config.Config, stdio Stdio, started func(*s
 		log.Warn("tracing shutdown", "err", err)
 	}
 	return runErr
+}
+
+// droppedLogNote is the log line that reports lines the backlog dropped.
+func droppedLogNote(b []byte, n int) []byte {
+	b = append(b, `{"time":"`...)
+	b = time.Now().UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","level":"WARN","msg":"log lines dropped: stderr was not read","dropped":`...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	return append(b, "}\n"...)
 }
 
 // asUsage turns a configuration error into a usage error (exit 2).

@@ -41,33 +41,18 @@ func ParseFormat(s string) (Format, error) {
 // Logger is an exchange.Observer writing access log lines to a writer. It
 // is safe for concurrent use.
 //
-// The request path never waits for the writer: End appends its line to a
-// backlog, and one writer goroutine, running only while there is a
-// backlog, writes it out in batches. Stdout is a pipe to the container
-// runtime, which can stop reading (a restarting runtime, a full node
-// disk); a synchronous write would then block every request. Past
-// MaxBacklog bytes, lines are dropped, and a line saying how many is
-// written once the writer catches up. Lines never interleave.
+// The request path never waits for the writer: lines go through a Backlog
+// (see there why), so a stdout nobody reads cannot block requests.
 type Logger struct {
 	format Format
-	w      io.Writer
+	out    *Backlog
 	bufs   sync.Pool
-
-	mu      sync.Mutex
-	idle    sync.Cond // signalled when the writer stops
-	pending []byte    // lines waiting for the writer
-	spare   []byte    // the writer's last batch, reused for pending
-	writing bool      // the writer goroutine runs
-	dropped int       // lines dropped since the last note
 }
-
-// MaxBacklog is the most bytes of lines that wait for a slow writer.
-const MaxBacklog = 1 << 20
 
 // New returns a Logger writing format lines to w.
 func New(w io.Writer, format Format) *Logger {
-	l := &Logger{format: format, w: w}
-	l.idle.L = &l.mu
+	l := &Logger{format: format}
+	l.out = NewBacklog(w, l.appendDropped)
 	l.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
 	return l
 }
@@ -87,43 +72,9 @@ func (l *Logger) End(x *exchange.Exchange) {
 	} else {
 		b = appendJSON(b, x)
 	}
-	l.mu.Lock()
-	start := false
-	if len(l.pending)+len(b) > MaxBacklog {
-		l.dropped++
-	} else {
-		l.pending = append(l.pending, b...)
-		start, l.writing = !l.writing, true
-	}
-	l.mu.Unlock()
+	_, _ = l.out.Write(b)
 	*bp = b
 	l.bufs.Put(bp)
-	if start {
-		go l.drain()
-	}
-}
-
-// drain writes the backlog until it is empty, then ends.
-func (l *Logger) drain() {
-	l.mu.Lock()
-	for len(l.pending) > 0 || l.dropped > 0 {
-		out := l.pending
-		l.pending, l.spare = l.spare[:0], nil
-		dropped := l.dropped
-		l.dropped = 0
-		l.mu.Unlock()
-		if dropped > 0 {
-			out = l.appendDropped(out, dropped)
-		}
-		_, _ = l.w.Write(out)
-		l.mu.Lock()
-		if cap(out) <= 2*MaxBacklog {
-			l.spare = out[:0]
-		}
-	}
-	l.writing = false
-	l.idle.Broadcast()
-	l.mu.Unlock()
 }
 
 // appendDropped appends the line that reports n dropped lines.
@@ -144,23 +95,7 @@ func (l *Logger) appendDropped(b []byte, n int) []byte {
 
 // Flush waits until every queued line is written, or ctx ends. Call it
 // before exiting, so that the last lines are not lost.
-func (l *Logger) Flush(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() {
-		l.mu.Lock()
-		l.idle.Broadcast()
-		l.mu.Unlock()
-	})
-	defer stop()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for l.writing {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		l.idle.Wait()
-	}
-	return nil
-}
+func (l *Logger) Flush(ctx context.Context) error { return l.out.Flush(ctx) }
 
 func clientIP(remote string) string {
 	if host, _, err := net.SplitHostPort(remote); err == nil {

@@ -59,9 +59,9 @@ func TestStalledWriterNeverBlocksRequests(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("End blocked on a stuck writer")
 			}
-			l.mu.Lock()
-			backlog, dropped := len(l.pending), l.dropped
-			l.mu.Unlock()
+			l.out.mu.Lock()
+			backlog, dropped := len(l.out.pending), l.out.dropped
+			l.out.mu.Unlock()
 			if backlog > MaxBacklog || dropped == 0 {
 				t.Errorf("backlog %d bytes (max %d), %d dropped", backlog, MaxBacklog, dropped)
 			}
