@@ -88,7 +88,7 @@ func TestBoundedRouteCardinality(t *testing.T) {
 		do(t, "GET", fmt.Sprintf("%s/users/%d/orders/ord-%x", s.URL, i, rand.Uint64()), nil, nil)
 		do(t, "GET", fmt.Sprintf("%s/%x/%x", s.URL, rand.Uint32(), rand.Uint32()), nil, nil)
 	}
-	routes := scrape(t, s.MetricsURL).distinct("faultline_http_requests_total", "route")
+	routes := scrape(t, s.MetricsURL).Distinct("faultline_http_requests_total", "route")
 	for _, r := range []string{"/items/{item_id}", "/users/{user_id}/orders/{order_id}", "__other__"} {
 		if !routes[r] {
 			t.Errorf("route %q missing from %v", r, routes)
@@ -173,7 +173,7 @@ func TestUpstreamDownThenUp(t *testing.T) {
 		t.Errorf("faultline_upstream_up = %v with the app down", m["faultline_upstream_up"])
 	}
 	if m[`faultline_server_errors_total{route="/items/{id}",source="upstream_unreachable"}`] != 1 {
-		t.Errorf("upstream_unreachable not counted: %v", m.distinct("faultline_server_errors_total", "route"))
+		t.Errorf("upstream_unreachable not counted: %v", m.Distinct("faultline_server_errors_total", "route"))
 	}
 	startApp(t, addr)
 	s.waitReady(t, 200)
@@ -241,7 +241,7 @@ func TestAccessLog(t *testing.T) {
 	var line map[string]any
 	deadline := time.Now().Add(5 * time.Second)
 	for line == nil && time.Now().Before(deadline) {
-		for _, l := range s.Stdout.lines() {
+		for _, l := range s.Stdout.Lines() {
 			if strings.Contains(l, `"/items/77"`) {
 				if err := json.Unmarshal([]byte(l), &line); err != nil {
 					t.Fatalf("access log line is not JSON: %q", l)
@@ -280,6 +280,6 @@ func TestRoutesFileOverridesLearning(t *testing.T) {
 	}
 	m := scrape(t, s.MetricsURL)
 	if got := m[`faultline_http_requests_total{code="200",method="GET",route="/items/{id}"}`]; got != 5 {
-		t.Errorf("route from the file counted %v times; routes %v", got, m.distinct("faultline_http_requests_total", "route"))
+		t.Errorf("route from the file counted %v times; routes %v", got, m.Distinct("faultline_http_requests_total", "route"))
 	}
 }

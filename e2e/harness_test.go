@@ -9,26 +9,20 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/faultline-dev/faultline/internal/testkit"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
 
 var binary string
@@ -265,65 +259,17 @@ func do(t *testing.T, method, url string, body io.Reader, header map[string]stri
 	return resp.StatusCode, string(b)
 }
 
-// samples maps a series, written `name{k="v",...}` with sorted labels, to
-// its value. Histograms give their _bucket, _sum and _count series.
-type samples map[string]float64
+// samples are a scrape of /metrics (see testkit.Samples).
+type samples = testkit.Samples
 
 // scrape reads /metrics in the text format.
 func scrape(t *testing.T, metricsURL string) samples {
 	t.Helper()
-	resp, err := http.Get(metricsURL + "/metrics")
+	s, err := testkit.Scrape(metricsURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := samples{}
-	for name, f := range fams {
-		for _, m := range f.Metric {
-			labels := map[string]string{}
-			for _, l := range m.Label {
-				labels[l.GetName()] = l.GetValue()
-			}
-			switch {
-			case m.Counter != nil:
-				out[key(name, labels)] = m.Counter.GetValue()
-			case m.Gauge != nil:
-				out[key(name, labels)] = m.Gauge.GetValue()
-			case m.Histogram != nil:
-				out[key(name+"_count", labels)] = float64(m.Histogram.GetSampleCount())
-				out[key(name+"_sum", labels)] = m.Histogram.GetSampleSum()
-			case m.Untyped != nil:
-				out[key(name, labels)] = m.Untyped.GetValue()
-			}
-		}
-	}
-	return out
-}
-
-func key(name string, labels map[string]string) string {
-	if len(labels) == 0 {
-		return name
-	}
-	keys := make([]string, 0, len(labels))
-	for k := range labels {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	b.WriteString(name + "{")
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "%s=%q", k, labels[k])
-	}
-	b.WriteByte('}')
-	return b.String()
+	return s
 }
 
 // delta returns after-before for every series that changed.
@@ -337,50 +283,8 @@ func delta(before, after samples) samples {
 	return d
 }
 
-// distinct returns the distinct values of label among the series of name.
-func (s samples) distinct(name, label string) map[string]bool {
-	out := map[string]bool{}
-	for k := range s {
-		if !strings.HasPrefix(k, name+"{") {
-			continue
-		}
-		for _, part := range strings.Split(strings.TrimSuffix(strings.TrimPrefix(k, name+"{"), "}"), "\",") {
-			if v, ok := strings.CutPrefix(part, label+"=\""); ok {
-				out[strings.TrimSuffix(v, "\"")] = true
-			}
-		}
-	}
-	return out
-}
-
-// syncBuffer is a bytes.Buffer safe for a process to write while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// lines returns the complete lines written so far.
-func (s *syncBuffer) lines() []string {
-	var out []string
-	sc := bufio.NewScanner(strings.NewReader(s.String()))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		out = append(out, sc.Text())
-	}
-	return out
-}
+// syncBuffer is a buffer a process writes while the test reads it.
+type syncBuffer = testkit.Buffer
 
 // peakRSS returns the process's peak resident set size in bytes.
 func peakRSS(t *testing.T, pid int) int64 {

@@ -104,7 +104,7 @@ func (s *sidecar) httpsURL() string { return "https://" + strings.TrimPrefix(s.U
 // servingField returns a field of the sidecar's "faultline serving" line.
 func (s *sidecar) servingField(t *testing.T, field string) string {
 	t.Helper()
-	for _, line := range s.Stderr.lines() {
+	for _, line := range s.Stderr.Lines() {
 		var l map[string]any
 		if json.Unmarshal([]byte(line), &l) == nil && l["msg"] == "faultline serving" {
 			v, _ := l[field].(string)
@@ -196,7 +196,7 @@ func TestTLSTermination(t *testing.T) {
 		t.Errorf("expiry gauge %v, want %v", got, want)
 	}
 	if m[`faultline_tls_handshake_errors_total{reason="not_tls"}`] != 1 {
-		t.Errorf("not_tls not counted: %v", m.distinct("faultline_tls_handshake_errors_total", "reason"))
+		t.Errorf("not_tls not counted: %v", m.Distinct("faultline_tls_handshake_errors_total", "reason"))
 	}
 	n := 0.0
 	for k, v := range m {
@@ -577,7 +577,7 @@ func TestTLSSelfSigned(t *testing.T) {
 	a := startApp(t, "")
 	s := startSidecar(t, "--upstream", a.URL, "--tls-self-signed")
 	var fp string
-	for _, line := range s.Stderr.lines() {
+	for _, line := range s.Stderr.Lines() {
 		var l struct{ Msg, Sha256 string }
 		if json.Unmarshal([]byte(line), &l) == nil && strings.Contains(l.Msg, "self-signed") {
 			fp = l.Sha256

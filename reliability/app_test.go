@@ -67,7 +67,7 @@ func TestWorkerKilledMidRequest(t *testing.T) {
 			t.Errorf("took %v", took)
 		}
 		after := scrape(t, p.MetricsURL)
-		if d := after.sum("faultline_server_errors_total", `route="/die"`, `source="upstream_unreachable"`) - before.sum("faultline_server_errors_total", `route="/die"`, `source="upstream_unreachable"`); d != 1 {
+		if d := after.Sum("faultline_server_errors_total", `route="/die"`, `source="upstream_unreachable"`) - before.Sum("faultline_server_errors_total", `route="/die"`, `source="upstream_unreachable"`); d != 1 {
 			t.Errorf("upstream_unreachable for /die rose by %v, want 1", d)
 		}
 		// How many workers did one request kill? A GET that failed on a
@@ -239,10 +239,10 @@ func TestUpstreamRestartUnderLoad(t *testing.T) {
 		t.Errorf("only the last %d requests passed after the restart", tailOK)
 	}
 	after := scrape(t, p.MetricsURL)
-	if d := after.sum("faultline_server_errors_total", `source="upstream_unreachable"`) - before.sum("faultline_server_errors_total", `source="upstream_unreachable"`); int(d) != errs502 {
+	if d := after.Sum("faultline_server_errors_total", `source="upstream_unreachable"`) - before.Sum("faultline_server_errors_total", `source="upstream_unreachable"`); int(d) != errs502 {
 		t.Errorf("clients got %d 502s, upstream_unreachable rose by %v", errs502, d)
 	}
-	if d := after.sum("faultline_server_errors_total", `source="upstream_timeout"`) - before.sum("faultline_server_errors_total", `source="upstream_timeout"`); d != 0 {
+	if d := after.Sum("faultline_server_errors_total", `source="upstream_timeout"`) - before.Sum("faultline_server_errors_total", `source="upstream_timeout"`); d != 0 {
 		t.Errorf("upstream_timeout rose by %v", d)
 	}
 	waitGoroutines(t, p.MetricsURL, startGoroutines+2, 10*time.Second)

@@ -307,7 +307,7 @@ func TestClientDisconnectMidUpload(t *testing.T) {
 				t.Errorf("access log status %v, want 499", line["status"])
 			}
 			after := waitMetric(t, s.MetricsURL, 5*time.Second, "no request in flight", func(m samples) bool { return m["faultline_http_requests_in_flight"] == 0 })
-			if d := after.sum("faultline_server_errors_total") - before.sum("faultline_server_errors_total"); d != 0 {
+			if d := after.Sum("faultline_server_errors_total") - before.Sum("faultline_server_errors_total"); d != 0 {
 				t.Errorf("a client that left was counted as %v server errors", d)
 			}
 			checkNoLeak(t, baseline)
@@ -425,7 +425,7 @@ func TestMalformedChunkedBody(t *testing.T) {
 		t.Errorf("the upstream read a complete body of %d bytes from a broken chunked upload", res.n)
 	}
 	after := scrape(t, s.MetricsURL)
-	unreachable := after.sum("faultline_server_errors_total", `source="upstream_unreachable"`) - before.sum("faultline_server_errors_total", `source="upstream_unreachable"`)
+	unreachable := after.Sum("faultline_server_errors_total", `source="upstream_unreachable"`) - before.Sum("faultline_server_errors_total", `source="upstream_unreachable"`)
 	t.Logf("client got %q; upstream_unreachable +%v", firstLine(got), unreachable)
 	if !strings.HasPrefix(got, "HTTP/1.1 400 ") {
 		t.Errorf("answered %q, want 400", firstLine(got))

@@ -437,7 +437,7 @@ func TestOTLPCollectorFaults(t *testing.T) {
 				t.Errorf("p99 latency %v with the collector %s", p99, tc.name)
 			}
 			m := waitMetric(t, p.MetricsURL, 10*time.Second, "spans dropped", func(m samples) bool {
-				return m.sum("faultline_spans_dropped_total") > 0
+				return m.Sum("faultline_spans_dropped_total") > 0
 			})
 			t.Logf("spans dropped: export_failed %v, queue_full %v",
 				m[`faultline_spans_dropped_total{reason="export_failed"}`], m[`faultline_spans_dropped_total{reason="queue_full"}`])

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/faultline-dev/faultline/internal/testkit"
 	"io"
 	"log/slog"
 	"net"
@@ -31,7 +32,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,8 +40,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"go.uber.org/goleak"
 
 	"github.com/faultline-dev/faultline/sidecar/config"
@@ -450,7 +448,7 @@ func (s *sidecar) stop(t *testing.T) error {
 func (s *sidecar) accessLines(t *testing.T) []map[string]any {
 	t.Helper()
 	var out []map[string]any
-	for _, l := range s.Access.lines() {
+	for _, l := range s.Access.Lines() {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(l), &m); err != nil {
 			t.Fatalf("access log line is not JSON: %q", l)
@@ -714,102 +712,21 @@ func rawExchangeClosed(t *testing.T, addr, raw string, d time.Duration) (string,
 // ---------------------------------------------------------------------
 // metrics
 
-// samples maps a series, written `name{k="v",...}` with sorted labels, to
-// its value. Histograms give their _count and _sum series.
-type samples map[string]float64
+// samples are a scrape of /metrics (see testkit.Samples).
+type samples = testkit.Samples
 
 func scrape(t testing.TB, metricsURL string) samples {
 	t.Helper()
-	s, err := tryScrape(metricsURL)
+	s, err := testkit.Scrape(metricsURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
-// noKeepAlive is the client of probes and scrapes: it leaves no idle
-// connection (and no goroutine) behind.
+// noKeepAlive is the client of probes: it leaves no idle connection (and
+// no goroutine) behind.
 var noKeepAlive = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
-
-func tryScrape(metricsURL string) (samples, error) {
-	resp, err := noKeepAlive.Get(metricsURL + "/metrics")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	out := samples{}
-	for name, f := range fams {
-		for _, m := range f.Metric {
-			labels := map[string]string{}
-			for _, l := range m.Label {
-				labels[l.GetName()] = l.GetValue()
-			}
-			switch {
-			case m.Counter != nil:
-				out[key(name, labels)] = m.Counter.GetValue()
-			case m.Gauge != nil:
-				out[key(name, labels)] = m.Gauge.GetValue()
-			case m.Histogram != nil:
-				out[key(name+"_count", labels)] = float64(m.Histogram.GetSampleCount())
-				out[key(name+"_sum", labels)] = m.Histogram.GetSampleSum()
-			case m.Untyped != nil:
-				out[key(name, labels)] = m.Untyped.GetValue()
-			}
-		}
-	}
-	return out, nil
-}
-
-func key(name string, labels map[string]string) string {
-	if len(labels) == 0 {
-		return name
-	}
-	keys := make([]string, 0, len(labels))
-	for k := range labels {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	b.WriteString(name + "{")
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "%s=%q", k, labels[k])
-	}
-	b.WriteByte('}')
-	return b.String()
-}
-
-// sum adds the series of name whose labels include every pair of match
-// (given as `k="v"`).
-func (s samples) sum(name string, match ...string) float64 {
-	var total float64
-	for k, v := range s {
-		if k != name && !strings.HasPrefix(k, name+"{") {
-			continue
-		}
-		ok := true
-		for _, m := range match {
-			if !strings.Contains(k, m) {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			total += v
-		}
-	}
-	return total
-}
 
 // waitMetric polls until cond holds for the scraped samples.
 func waitMetric(t *testing.T, metricsURL string, d time.Duration, what string, cond func(samples) bool) samples {
@@ -830,34 +747,8 @@ func waitMetric(t *testing.T, metricsURL string, d time.Duration, what string, c
 // ---------------------------------------------------------------------
 // small things
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// lines returns the complete lines written so far.
-func (s *syncBuffer) lines() []string {
-	var out []string
-	sc := bufio.NewScanner(strings.NewReader(s.String()))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		out = append(out, sc.Text())
-	}
-	return out
-}
+// syncBuffer is a buffer a process writes while the test reads it.
+type syncBuffer = testkit.Buffer
 
 func tail(s string, n int) string {
 	if len(s) <= n {

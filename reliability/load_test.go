@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/faultline-dev/faultline/internal/testkit"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -40,7 +41,7 @@ func startScraper(metricsURL string, interval time.Duration) *scraper {
 		var last samples
 		for ctx.Err() == nil {
 			start := time.Now()
-			m, err := tryScrape(metricsURL)
+			m, err := testkit.Scrape(metricsURL)
 			took := time.Since(start)
 			s.n.Add(1)
 			if int64(took) > s.slowest.Load() {
@@ -331,7 +332,7 @@ func TestCaptureFlood(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		m = scrape(t, p.MetricsURL)
-		accounted := m.sum("faultline_captures_total") + m[`faultline_captures_dropped_total{reason="queue_full"}`] +
+		accounted := m.Sum("faultline_captures_total") + m[`faultline_captures_dropped_total{reason="queue_full"}`] +
 			m[`faultline_captures_dropped_total{reason="rate_limited"}`] + m[`faultline_captures_dropped_total{reason="store_error"}`]
 		if int64(accounted) == sent.Load() {
 			break
@@ -343,7 +344,7 @@ func TestCaptureFlood(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Logf("%d failing requests in %v (%.0f/s); stored %v, dropped: queue_full %v, rate_limited %v, store_error %v; evicted %v",
-		sent.Load(), elapsed.Round(time.Millisecond), float64(sent.Load())/elapsed.Seconds(), m.sum("faultline_captures_total"),
+		sent.Load(), elapsed.Round(time.Millisecond), float64(sent.Load())/elapsed.Seconds(), m.Sum("faultline_captures_total"),
 		m[`faultline_captures_dropped_total{reason="queue_full"}`], m[`faultline_captures_dropped_total{reason="rate_limited"}`],
 		m[`faultline_captures_dropped_total{reason="store_error"}`], m[`faultline_captures_dropped_total{reason="evicted"}`])
 	t.Logf("peak RSS %d MiB (VmHWM %d MiB); store files at most %d KiB (bound %d KiB); store gauge %v",
@@ -354,7 +355,7 @@ func TestCaptureFlood(t *testing.T) {
 	if hwm := procStatus(t, pid, "VmHWM"); hwm > 256<<20 {
 		t.Errorf("the sidecar's RSS peaked at %d MiB during the flood", hwm>>20)
 	}
-	if m.sum("faultline_captures_total") == 0 || m[`faultline_captures_dropped_total{reason="evicted"}`] == 0 {
+	if m.Sum("faultline_captures_total") == 0 || m[`faultline_captures_dropped_total{reason="evicted"}`] == 0 {
 		t.Error("the flood neither stored nor evicted captures: it did not reach the store's bound")
 	}
 	// No secret reached the store.

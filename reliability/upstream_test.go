@@ -197,7 +197,7 @@ func TestUpstreamFaults(t *testing.T) {
 			}
 			after := scrape(t, s.MetricsURL)
 			for _, src := range []string{"app", "upstream_unreachable", "upstream_timeout", "sidecar"} {
-				d := after.sum("faultline_server_errors_total", `source="`+src+`"`) - before.sum("faultline_server_errors_total", `source="`+src+`"`)
+				d := after.Sum("faultline_server_errors_total", `source="`+src+`"`) - before.Sum("faultline_server_errors_total", `source="`+src+`"`)
 				want := 0.0
 				if src == tc.source {
 					want = 1
@@ -266,7 +266,7 @@ func TestUpstreamRefused(t *testing.T) {
 		}
 	}
 	after := scrape(t, s.MetricsURL)
-	if d := after.sum("faultline_server_errors_total", `source="upstream_unreachable"`) - before.sum("faultline_server_errors_total", `source="upstream_unreachable"`); d != 4 {
+	if d := after.Sum("faultline_server_errors_total", `source="upstream_unreachable"`) - before.Sum("faultline_server_errors_total", `source="upstream_unreachable"`); d != 4 {
 		t.Errorf("upstream_unreachable rose by %v, want 4", d)
 	}
 	waitMetric(t, s.MetricsURL, 5*time.Second, "faultline_upstream_up 0", func(m samples) bool { return m["faultline_upstream_up"] == 0 })
