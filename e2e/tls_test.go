@@ -191,7 +191,13 @@ func TestTLSTermination(t *testing.T) {
 	if code != 400 || !strings.Contains(text, "HTTPS server") {
 		t.Errorf("plain HTTP to the HTTPS port: %d %q", code, text)
 	}
+	// The failed handshake is counted when its connection ends, which may
+	// be a moment after the client read the 400.
 	m := scrape(t, s.MetricsURL)
+	for deadline := time.Now().Add(5 * time.Second); m[`faultline_tls_handshake_errors_total{reason="not_tls"}`] == 0 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		m = scrape(t, s.MetricsURL)
+	}
 	if got, want := m["faultline_tls_cert_expiry_timestamp_seconds"], float64(p.leaf.Cert.NotAfter.Unix()); got != want {
 		t.Errorf("expiry gauge %v, want %v", got, want)
 	}
