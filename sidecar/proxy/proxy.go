@@ -74,6 +74,9 @@ type Handler struct {
 type state struct {
 	x   exchange.Exchange
 	tap *bodyTap
+	// writeDeadline is the client connection's write deadline as armWrite
+	// last set it; zero until then.
+	writeDeadline time.Time
 }
 
 // emptyValue is a shared header value of one empty string; never appended to.
@@ -124,7 +127,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// A previous request on this keep-alive connection left its write
 	// deadline (net/http resets it only with Server.WriteTimeout); a
 	// "100 Continue" may be written before the response.
-	h.armWrite(w)
+	h.armWrite(w, st)
 	if len(r.TransferEncoding) > 0 {
 		// Content-Length may have come with Transfer-Encoding (net/http
 		// drops it before the handler sees it): RFC 9112 section 6.1 asks
@@ -141,6 +144,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.opts.Observer.End(x)
 		x.Reset()
 		st.tap = nil
+		st.writeDeadline = time.Time{}
 		h.states.Put(st)
 	}()
 
@@ -152,18 +156,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if st.tap != nil {
 			if cerr := st.tap.clientErr(); cerr != nil {
-				h.badBody(w, r, x, cerr)
+				h.badBody(w, r, st, cerr)
 				return
 			}
 		}
-		h.fail(w, r, x, err)
+		h.fail(w, r, st, err)
 		return
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		h.upgrade(w, r, x, resp)
 		return
 	}
-	h.respond(w, r, x, resp)
+	h.respond(w, r, st, resp)
 }
 
 // outbound builds the upstream request from the inbound one. Like
@@ -228,7 +232,8 @@ func (h *Handler) hasCredentials(r *http.Request) bool {
 }
 
 // respond copies resp's head and body to w.
-func (h *Handler) respond(w http.ResponseWriter, r *http.Request, x *exchange.Exchange, resp *http.Response) {
+func (h *Handler) respond(w http.ResponseWriter, r *http.Request, st *state, resp *http.Response) {
+	x := &st.x
 	defer resp.Body.Close()
 	x.Status = resp.StatusCode
 	if x.Status >= 500 {
@@ -244,14 +249,14 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, x *exchange.Ex
 	x.ResponseHeader = dst
 	x.ResponseBody.Armed = h.opts.Taps.Limit > 0 && h.opts.Taps.Response != nil && h.opts.Taps.Response(x.Status)
 
-	h.armWrite(w)
+	h.armWrite(w, st)
 	w.WriteHeader(resp.StatusCode)
 	flush := streaming(resp)
 	if flush {
 		// Send the head now: an SSE client must see it before the first event.
 		_ = http.NewResponseController(w).Flush()
 	}
-	err := h.copyBody(w, resp.Body, x, flush)
+	err := h.copyBody(w, resp.Body, st, flush)
 	if err != nil {
 		x.Err = err
 		var we *clientWriteError
@@ -274,29 +279,19 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, x *exchange.Ex
 
 // copyBody copies the response body, teeing into the response tap when it
 // is armed and flushing after each read when the response streams.
-func (h *Handler) copyBody(w http.ResponseWriter, body io.Reader, x *exchange.Exchange, flush bool) error {
+func (h *Handler) copyBody(w http.ResponseWriter, body io.Reader, st *state, flush bool) error {
+	x := &st.x
 	bp := h.buffers.Get().(*[]byte)
 	defer h.buffers.Put(bp)
 	buf := *bp
 	rc := http.NewResponseController(w)
-	var deadline time.Time
-	if d := h.opts.WriteTimeout; d > 0 {
-		deadline = h.now().Add(d) // as armWrite set it
-	}
 	for {
 		n, rerr := body.Read(buf)
 		if n > 0 {
 			if x.ResponseBody.Armed {
 				tapAppend(&x.ResponseBody, buf[:n], h.opts.Taps.Limit)
 			}
-			// Move the write deadline on once half of it has passed: each
-			// write gets at least WriteTimeout/2.
-			if d := h.opts.WriteTimeout; d > 0 {
-				if now := h.now(); deadline.Sub(now) < d/2 {
-					deadline = now.Add(d)
-					_ = rc.SetWriteDeadline(deadline)
-				}
-			}
+			h.armWrite(w, st)
 			m, werr := w.Write(buf[:n])
 			x.BytesOut += int64(m)
 			if werr != nil {
@@ -324,17 +319,27 @@ type clientWriteError struct{ err error }
 func (e *clientWriteError) Error() string { return "write to client: " + e.err.Error() }
 func (e *clientWriteError) Unwrap() error { return e.err }
 
-// armWrite gives the next writes to the client WriteTimeout.
-func (h *Handler) armWrite(w http.ResponseWriter) {
-	if h.opts.WriteTimeout > 0 {
-		_ = http.NewResponseController(w).SetWriteDeadline(h.now().Add(h.opts.WriteTimeout))
+// armWrite gives the writes to the client at least WriteTimeout/2 from
+// now: it moves the deadline on to WriteTimeout from now only when less
+// than half of it is left, so most requests set it once.
+func (h *Handler) armWrite(w http.ResponseWriter, st *state) {
+	d := h.opts.WriteTimeout
+	if d <= 0 {
+		return
 	}
+	now := h.now()
+	if !st.writeDeadline.IsZero() && st.writeDeadline.Sub(now) >= d/2 {
+		return
+	}
+	st.writeDeadline = now.Add(d)
+	_ = http.NewResponseController(w).SetWriteDeadline(st.writeDeadline)
 }
 
 // badBody answers a request whose body the client broke: 499 (logged
 // only) when it went away, 413 past a size limit, 400 for a malformed
 // body. None of them is an upstream failure.
-func (h *Handler) badBody(w http.ResponseWriter, r *http.Request, x *exchange.Exchange, err error) {
+func (h *Handler) badBody(w http.ResponseWriter, r *http.Request, st *state, err error) {
+	x := &st.x
 	x.Err = err
 	var ne net.Error
 	var mbe *http.MaxBytesError
@@ -352,7 +357,7 @@ func (h *Handler) badBody(w http.ResponseWriter, r *http.Request, x *exchange.Ex
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Connection", "close")
 	x.ResponseHeader = hdr
-	h.armWrite(w)
+	h.armWrite(w, st)
 	w.WriteHeader(x.Status)
 	n, _ := io.WriteString(w, "faultline: bad request body\n")
 	x.BytesOut = int64(n)
@@ -360,7 +365,8 @@ func (h *Handler) badBody(w http.ResponseWriter, r *http.Request, x *exchange.Ex
 
 // fail answers a request the upstream did not answer: 504 for a timeout,
 // 502 otherwise, 499 (logged only) when the client went away first.
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, x *exchange.Exchange, err error) {
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, st *state, err error) {
+	x := &st.x
 	x.Err = err
 	if r.Context().Err() != nil {
 		x.Status = exchange.StatusClientClosed
@@ -379,7 +385,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, x *exchange.Excha
 	hdr.Set("Content-Type", "text/plain; charset=utf-8")
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	x.ResponseHeader = hdr
-	h.armWrite(w)
+	h.armWrite(w, st)
 	w.WriteHeader(status)
 	n, _ := io.WriteString(w, "faultline: "+msg+"\n")
 	x.BytesOut = int64(n)
