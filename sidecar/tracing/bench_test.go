@@ -2,11 +2,11 @@ package tracing_test
 
 import (
 	"context"
+	"github.com/faultline-dev/faultline/internal/testkit"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strings"
 	"testing"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -17,26 +17,6 @@ import (
 	"github.com/faultline-dev/faultline/sidecar/tracing"
 	"github.com/faultline-dev/faultline/sidecar/tracing/otelsetup"
 )
-
-// cannedTransport answers every request with the same small response, so
-// the benchmarks measure the proxy's and the observer's own work.
-type cannedTransport struct{ body string }
-
-func (c cannedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	return &http.Response{
-		StatusCode:    200,
-		Header:        http.Header{"Content-Type": {"application/json"}},
-		Body:          io.NopCloser(strings.NewReader(c.body)),
-		ContentLength: int64(len(c.body)),
-		Request:       r,
-	}, nil
-}
-
-type discardWriter struct{ h http.Header }
-
-func (d *discardWriter) Header() http.Header         { return d.h }
-func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
-func (d *discardWriter) WriteHeader(int)             {}
 
 // discardExporter accepts and forgets every span.
 type discardExporter struct{}
@@ -72,7 +52,7 @@ func BenchmarkServeHTTP(b *testing.B) {
 	u, _ := url.Parse("http://127.0.0.1:8000")
 	for _, bc := range cases {
 		b.Run(bc.name, func(b *testing.B) {
-			opts := proxy.Options{Upstream: u, Transport: cannedTransport{`{"item_id":1,"name":"item 1","price":9.5}`},
+			opts := proxy.Options{Upstream: u, Transport: testkit.CannedTransport{Body: `{"item_id":1,"name":"item 1","price":9.5}`},
 				Route: func(string) string { return "/items/{item_id}" }}
 			if obs := observer(b, bc.name, bc.ratio); obs != nil {
 				opts.Observer, opts.Decorate = obs, obs.Decorate
@@ -82,10 +62,10 @@ func BenchmarkServeHTTP(b *testing.B) {
 			req.RemoteAddr = "127.0.0.1:40000"
 			req.Header.Set("User-Agent", "wrk")
 			req.Header.Set("Accept", "*/*")
-			w := &discardWriter{h: http.Header{}}
+			w := &testkit.DiscardWriter{H: http.Header{}}
 			b.ReportAllocs()
 			for b.Loop() {
-				clear(w.h)
+				clear(w.H)
 				h.ServeHTTP(w, req)
 			}
 		})
@@ -111,10 +91,10 @@ func BenchmarkLoopback(b *testing.B) {
 			h := proxy.New(opts)
 			req, _ := http.NewRequest("GET", "http://sidecar/items/1", nil)
 			req.RemoteAddr = "127.0.0.1:40000"
-			w := &discardWriter{h: http.Header{}}
+			w := &testkit.DiscardWriter{H: http.Header{}}
 			b.ReportAllocs()
 			for b.Loop() {
-				clear(w.h)
+				clear(w.H)
 				h.ServeHTTP(w, req)
 			}
 		})
