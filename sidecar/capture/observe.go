@@ -57,33 +57,34 @@ func (o *Observer) End(x *exchange.Exchange) {
 }
 
 // FromExchange copies what a capture needs out of x (which the engine will
-// reuse). Values are copied as they are: redaction happens before storage.
+// reuse, with the buffers its strings point into: every string is cloned).
+// Values are copied as they are: redaction happens before storage.
 func FromExchange(x *exchange.Exchange, bodies bool) *Capture {
 	r := x.Request
 	c := &Capture{
 		ID:         NewID(x.Start),
 		Time:       x.Start,
 		DurationMS: float64(x.Duration.Microseconds()) / 1000,
-		TraceID:    x.TraceID,
-		Route:      x.Route,
-		ClientAddr: hostOf(r.RemoteAddr),
+		TraceID:    strings.Clone(x.TraceID),
+		Route:      strings.Clone(x.Route),
+		ClientAddr: strings.Clone(hostOf(r.RemoteAddr)),
 	}
 	c.Request = Request{
-		Method:  r.Method,
-		URL:     r.RequestURI,
-		Host:    r.Host,
+		Method:  strings.Clone(r.Method),
+		URL:     strings.Clone(r.RequestURI),
+		Host:    strings.Clone(r.Host),
 		Scheme:  "http",
-		Proto:   r.Proto,
+		Proto:   strings.Clone(r.Proto),
 		Headers: fields(r.Header),
 	}
 	if r.TLS != nil {
 		c.Request.Scheme = "https"
 	}
 	if c.Request.URL == "" && r.URL != nil {
-		c.Request.URL = r.URL.RequestURI()
+		c.Request.URL = strings.Clone(r.URL.RequestURI())
 	}
 	for _, ck := range r.Cookies() {
-		c.Request.Cookies = append(c.Request.Cookies, Field{Name: ck.Name, Value: ck.Value})
+		c.Request.Cookies = append(c.Request.Cookies, Field{Name: strings.Clone(ck.Name), Value: strings.Clone(ck.Value)})
 	}
 	c.Request.Body = body(x.RequestBody, x.BytesIn, r.Header.Get("Content-Type"), bodies)
 	c.Response = Response{Status: x.Status, Headers: fields(x.ResponseHeader)}
@@ -108,7 +109,7 @@ func fields(h http.Header) []Field {
 	out := make([]Field, 0, len(names))
 	for _, k := range names {
 		for _, v := range h[k] {
-			out = append(out, Field{Name: k, Value: v})
+			out = append(out, Field{Name: strings.Clone(k), Value: strings.Clone(v)})
 		}
 	}
 	return out
@@ -127,7 +128,7 @@ func (b *Body) cut(n int) {
 }
 
 func body(t exchange.Tap, size int64, contentType string, keep bool) Body {
-	b := Body{Size: size, ContentType: strings.TrimSpace(contentType)}
+	b := Body{Size: size, ContentType: strings.Clone(strings.TrimSpace(contentType))}
 	if !keep || !t.Armed {
 		b.Truncated = size > 0
 		return b

@@ -9,13 +9,21 @@ package exchange
 
 import (
 	"context"
+	"encoding/hex"
 	"net/http"
 	"time"
+	"unsafe"
 )
 
 // Exchange is one request and its response. The engine owns it and reuses
 // it after End returns: observers must not keep a pointer to it, nor to its
 // slices, past their End call.
+//
+// Nor may they keep its strings: the request's and the response's header
+// values, paths and TraceID may point into buffers the engine reuses for
+// the next request on the connection (that is how it reads a head without
+// allocating). An observer that keeps one past End (a capture, an exported
+// span attribute, an exemplar) must copy it with strings.Clone.
 type Exchange struct {
 	// Start is when the request head was read.
 	Start time.Time
@@ -40,6 +48,13 @@ type Exchange struct {
 	TraceID string
 	// Sampled reports whether the span is recorded and exported.
 	Sampled bool
+	// Tracing is the tracing observer's own per-exchange state, nil
+	// otherwise: a pointer stored here costs no allocation, unlike a
+	// context value.
+	Tracing any
+	// Upstream is the timing of the upstream call, filled by the engine
+	// when its options ask for it (tracing reads it in End).
+	Upstream UpstreamTiming
 
 	// Status is the status code the client received. A client that went
 	// away before the response was complete is StatusClientClosed.
@@ -61,6 +76,32 @@ type Exchange struct {
 	// RequestBody and ResponseBody hold the first bytes of each body when
 	// a tap was armed for them (see Taps); empty otherwise.
 	RequestBody, ResponseBody Tap
+
+	// traceHex backs TraceID when SetTraceID set it.
+	traceHex [32]byte
+}
+
+// UpstreamTiming is when each step of the upstream call happened. The
+// durations count from Sent; zero means the step did not happen.
+type UpstreamTiming struct {
+	// Sent is when the engine began to send the request upstream; zero if
+	// it never did.
+	Sent time.Time
+	// Conn is until a connection was at hand; Reused says whether it came
+	// from the pool.
+	Conn   time.Duration
+	Reused bool
+	// Wrote is until the request (head and body) was written.
+	Wrote time.Duration
+	// FirstByte is until the first byte of the response arrived.
+	FirstByte time.Duration
+}
+
+// SetTraceID sets TraceID to the lower-case hex form of id without
+// allocating: the string lives in x until Reset.
+func (x *Exchange) SetTraceID(id [16]byte) {
+	hex.Encode(x.traceHex[:], id[:])
+	x.TraceID = unsafe.String(&x.traceHex[0], len(x.traceHex))
 }
 
 // StatusClientClosed is the status logged when the client closed the

@@ -8,6 +8,7 @@ package metrics
 
 import (
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -148,7 +149,8 @@ func (m *Metrics) End(x *exchange.Exchange) {
 	secs := x.Duration.Seconds()
 	if x.TraceID != "" && x.Sampled {
 		if eo, ok := s.duration.(prometheus.ExemplarObserver); ok {
-			eo.ObserveWithExemplar(secs, prometheus.Labels{"trace_id": x.TraceID})
+			// The exemplar outlives the exchange, whose strings do not.
+			eo.ObserveWithExemplar(secs, prometheus.Labels{"trace_id": strings.Clone(x.TraceID)})
 		} else {
 			s.duration.Observe(secs)
 		}

@@ -75,6 +75,12 @@ type fastConn struct {
 	// body is the response body wrapper, reused: a connection carries one
 	// exchange at a time.
 	body fastBody
+	// stopWatch ends the context.AfterFunc of the forward path's request
+	// when the h1 server's Interrupt could not be used; nil otherwise.
+	stopWatch func() bool
+	// headDeadline is the read deadline the forward path set for the
+	// response head; the body's deadline moves on from it.
+	headDeadline time.Time
 }
 
 // peekAfter is how long a connection must have been idle before it is

@@ -132,10 +132,19 @@ func isUpgrade(h http.Header) bool {
 // contains token, case-insensitively.
 func httpHeaderHasToken(h http.Header, name, token string) bool {
 	for _, v := range h[name] {
-		for t := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(textproto.TrimString(t), token) {
-				return true
-			}
+		if hasTokenFold(v, token) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasTokenFold reports whether the comma-separated list v has token,
+// case-insensitively.
+func hasTokenFold(v, token string) bool {
+	for t := range strings.SplitSeq(v, ",") {
+		if strings.EqualFold(textproto.TrimString(t), token) {
+			return true
 		}
 	}
 	return false

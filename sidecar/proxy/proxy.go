@@ -46,9 +46,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
-	// Decorate, if set, is called with the outbound request before it is
-	// sent, after the observers' Begin (tracing injects traceparent here).
-	Decorate func(x *exchange.Exchange, out *http.Request)
+	// Decorate, if set, is called with the outbound request's header before
+	// it is sent, after the observers' Begin (tracing injects traceparent
+	// here). Values it sets replace the client's.
+	Decorate func(x *exchange.Exchange, h http.Header)
+	// TraceUpstream fills each Exchange's Upstream timing (for tracing).
+	TraceUpstream bool
 	// TraceIDHeader names the response header that carries the exchange's
 	// TraceID to the client; empty means "X-Trace-Id".
 	TraceIDHeader string
@@ -62,11 +65,14 @@ type Options struct {
 type Handler struct {
 	opts      Options
 	transport http.RoundTripper
-	target    *url.URL
-	now       func() time.Time
-	log       *slog.Logger
-	states    sync.Pool
-	buffers   sync.Pool
+	// fast is transport as a FastTransport, for the forward path; nil
+	// with any other transport.
+	fast    *FastTransport
+	target  *url.URL
+	now     func() time.Time
+	log     *slog.Logger
+	states  sync.Pool
+	buffers sync.Pool
 }
 
 // state is the pooled per-request memory. The request body wrapper is not
@@ -77,6 +83,14 @@ type state struct {
 	// writeDeadline is the client connection's write deadline as armWrite
 	// last set it; zero until then.
 	writeDeadline time.Time
+
+	// The forward path's memory (see forward.go): the fields Decorate
+	// sets, the upstream's response and the reader of its body.
+	extra    http.Header
+	resp     rawResponse
+	body     rawBody
+	scratch  [20]byte
+	traceVal [1]string
 }
 
 // emptyValue is a shared header value of one empty string; never appended to.
@@ -108,7 +122,10 @@ func New(opts Options) *Handler {
 	if h.opts.Observer == nil {
 		h.opts.Observer = exchange.Observers(nil)
 	}
-	h.states.New = func() any { return new(state) }
+	h.fast, _ = h.transport.(*FastTransport)
+	h.states.New = func() any {
+		return &state{extra: make(http.Header, 4), resp: rawResponse{hdr: make(http.Header, 16)}}
+	}
 	h.buffers.New = func() any { b := make([]byte, copyBufferSize); return &b }
 	return h
 }
@@ -148,9 +165,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.states.Put(st)
 	}()
 
+	if h.forwardable(r) {
+		h.forward(w, r, st)
+		return
+	}
 	out := h.outbound(r, st)
 	if h.opts.Decorate != nil {
-		h.opts.Decorate(x, out)
+		h.opts.Decorate(x, out.Header)
+	}
+	if h.opts.TraceUpstream {
+		var ut *upstreamTrace
+		out, ut = traceUpstream(out, h.now())
+		defer ut.copyTo(&x.Upstream)
 	}
 	resp, err := h.transport.RoundTrip(out)
 	if err != nil {
@@ -256,25 +282,36 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, st *state, res
 		// Send the head now: an SSE client must see it before the first event.
 		_ = http.NewResponseController(w).Flush()
 	}
-	err := h.copyBody(w, resp.Body, st, flush)
-	if err != nil {
-		x.Err = err
-		var we *clientWriteError
-		if r.Context().Err() != nil || errors.As(err, &we) {
-			// The client went away, or stopped reading past WriteTimeout:
-			// cut its connection (a no-op once it is gone).
-			x.Status = exchange.StatusClientClosed
-			if r.Context().Err() == nil {
-				panic(http.ErrAbortHandler)
-			}
-			return
-		}
-		// The upstream broke the body mid-way. Abort the client connection
-		// so it sees a truncated response, not a complete-looking one.
-		h.log.Warn("upstream response body broke", "route", x.Route, "err", err)
-		panic(http.ErrAbortHandler)
+	if h.relayBody(w, r, st, resp.Body, flush) {
+		copyTrailers(dst, resp.Trailer)
 	}
-	copyTrailers(dst, resp.Trailer)
+}
+
+// relayBody copies the response body to the client and reports whether
+// it all went. When it did not, it has set the exchange's outcome, and
+// aborts the client connection (a panic of http.ErrAbortHandler) unless
+// the client is gone already: a response cut short must not look whole.
+func (h *Handler) relayBody(w http.ResponseWriter, r *http.Request, st *state, body io.Reader, flush bool) bool {
+	x := &st.x
+	err := h.copyBody(w, body, st, flush)
+	if err == nil {
+		return true
+	}
+	x.Err = err
+	var we *clientWriteError
+	if r.Context().Err() != nil || errors.As(err, &we) {
+		// The client went away, or stopped reading past WriteTimeout:
+		// cut its connection (a no-op once it is gone).
+		x.Status = exchange.StatusClientClosed
+		if r.Context().Err() == nil {
+			panic(http.ErrAbortHandler)
+		}
+		return false
+	}
+	// The upstream broke the body mid-way. Abort the client connection
+	// so it sees a truncated response, not a complete-looking one.
+	h.log.Warn("upstream response body broke", "route", x.Route, "err", err)
+	panic(http.ErrAbortHandler)
 }
 
 // copyBody copies the response body, teeing into the response tap when it

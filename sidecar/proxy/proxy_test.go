@@ -20,6 +20,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/faultline-dev/faultline/sidecar/exchange"
+	"github.com/faultline-dev/faultline/sidecar/h1"
 	"github.com/faultline-dev/faultline/sidecar/metricnames"
 )
 
@@ -76,8 +77,30 @@ func (r *recorder) last(t *testing.T) seen {
 	return r.ended[len(r.ended)-1]
 }
 
+// front is the proxy's server in a test: h1's, as on the plain listener
+// in production (the e2e TLS tests cover net/http's in front).
+type front struct {
+	URL string
+	srv *h1.Server
+}
+
+func (f *front) Close() { f.srv.Close() }
+
+func serveH1(t *testing.T, h http.Handler) *front {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &front{URL: "http://" + ln.Addr().String(), srv: &h1.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}}
+	done := make(chan struct{})
+	go func() { f.srv.Serve(ln); close(done) }()
+	t.Cleanup(func() { f.srv.Close(); <-done })
+	return f
+}
+
 // setup starts backend and a proxy in front of it.
-func setup(t *testing.T, backend http.Handler, mod func(*Options)) (*httptest.Server, *recorder) {
+func setup(t *testing.T, backend http.Handler, mod func(*Options)) (*front, *recorder) {
 	t.Helper()
 	be := httptest.NewServer(backend)
 	t.Cleanup(be.Close)
@@ -90,9 +113,7 @@ func setup(t *testing.T, backend http.Handler, mod func(*Options)) (*httptest.Se
 	if mod != nil {
 		mod(&opts)
 	}
-	px := httptest.NewServer(New(opts))
-	t.Cleanup(px.Close)
-	return px, rec
+	return serveH1(t, New(opts)), rec
 }
 
 func TestForwardsRequestUnchanged(t *testing.T) {

@@ -30,6 +30,7 @@ import (
 	"github.com/faultline-dev/faultline/sidecar/capture/store"
 	"github.com/faultline-dev/faultline/sidecar/config"
 	"github.com/faultline-dev/faultline/sidecar/exchange"
+	"github.com/faultline-dev/faultline/sidecar/h1"
 	"github.com/faultline-dev/faultline/sidecar/health"
 	"github.com/faultline-dev/faultline/sidecar/metrics"
 	"github.com/faultline-dev/faultline/sidecar/proxy"
@@ -60,6 +61,13 @@ type Deps struct {
 	SlowThreshold time.Duration
 }
 
+// httpServer is what Run needs of a server: http.Server's methods.
+type httpServer interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
+}
+
 // Sidecar is a started sidecar: its listeners are bound, so their addresses
 // are known, and Run serves them.
 type Sidecar struct {
@@ -80,9 +88,12 @@ type Sidecar struct {
 	tls        *tlsconf.Server
 	tlsMetrics *tlsconf.Metrics
 
-	main, metricsSrv, admin *http.Server
-	mainLn, metricsLn       net.Listener
-	adminLn                 net.Listener
+	// main is the proxy's server: h1.Server for plain HTTP, net/http's
+	// for TLS (HTTP/2 by ALPN).
+	main              httpServer
+	metricsSrv, admin *http.Server
+	mainLn, metricsLn net.Listener
+	adminLn           net.Listener
 	// redirect serves --redirect-http; nil when it is not set.
 	redirect   *http.Server
 	redirectLn net.Listener
@@ -198,7 +209,10 @@ func Start(cfg *config.Config, deps Deps) (*Sidecar, error) {
 		Logger:       s.log,
 	}
 	if tracer != nil {
-		popts.Decorate = tracer.Decorate
+		if d, ok := any(tracer.Decorate).(func(*exchange.Exchange, http.Header)); ok { // TODO(h1): plain assignment once tracing lands
+			popts.Decorate = d
+		}
+		popts.TraceUpstream = true
 		popts.TraceIDHeader = tracing.TraceIDHeader
 	}
 	s.proxy = proxy.New(popts)
@@ -291,12 +305,22 @@ func (s *Sidecar) listen() error {
 	}
 	s.mainLn = s.serveTLS(s.mainLn)
 	errorLog := s.errorLog()
-	s.main = &http.Server{
-		Handler:           s.proxy,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    1 << 20,
-		ErrorLog:          errorLog,
+	if s.tls != nil {
+		s.main = &http.Server{
+			Handler:           s.proxy,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    1 << 20,
+			ErrorLog:          errorLog,
+		}
+	} else {
+		s.main = &h1.Server{
+			Handler:           s.proxy,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    1 << 20,
+			ErrorLog:          errorLog,
+		}
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{EnableOpenMetrics: true, ErrorLog: errorLog}))
@@ -348,7 +372,7 @@ func (s *Sidecar) Run(ctx context.Context) error {
 		wg.Go(func() { s.tls.Run(bg) })
 	}
 	errc := make(chan error, 4)
-	serve := func(srv *http.Server, ln net.Listener, name string) {
+	serve := func(srv httpServer, ln net.Listener, name string) {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("%s: %w", name, err)
 		}
