@@ -269,7 +269,9 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, st *state, res
 	removeHopHeaders(resp.Header)
 	copyHeader(dst, resp.Header)
 	if x.TraceID != "" {
-		dst.Set(h.opts.TraceIDHeader, x.TraceID)
+		// A copy: net/http may write the head after ServeHTTP returned,
+		// when x is reused.
+		dst.Set(h.opts.TraceIDHeader, strings.Clone(x.TraceID))
 	}
 	announceTrailers(dst, resp.Trailer)
 	x.ResponseHeader = dst
@@ -417,7 +419,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, st *state, err er
 	h.log.Warn("upstream request failed", "route", x.Route, "status", status, "err", err)
 	hdr := w.Header()
 	if x.TraceID != "" {
-		hdr.Set(h.opts.TraceIDHeader, x.TraceID)
+		hdr.Set(h.opts.TraceIDHeader, strings.Clone(x.TraceID)) // see respond
 	}
 	hdr.Set("Content-Type", "text/plain; charset=utf-8")
 	hdr.Set("X-Content-Type-Options", "nosniff")

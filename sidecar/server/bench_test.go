@@ -7,27 +7,61 @@ import (
 	"path/filepath"
 	"testing"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
 	"github.com/faultline-dev/faultline/internal/testkit"
 	"github.com/faultline-dev/faultline/sidecar/config"
+	"github.com/faultline-dev/faultline/sidecar/tracing"
+	"github.com/faultline-dev/faultline/sidecar/tracing/otelsetup"
 )
 
 // BenchmarkLoopback is the whole sidecar as production runs it (metrics,
-// route templates, capture armed, access log off) between a loopback
-// client and a loopback upstream: the figure the load script measures, in
-// a form pprof can profile (-cpuprofile, -memprofile). The client and the
-// upstream allocate nothing per request, so allocs/op is the sidecar's.
+// route templates, capture armed) between a loopback client and a
+// loopback upstream: the figure the load script measures, in a form pprof
+// can profile (-cpuprofile, -memprofile). The client and the upstream
+// allocate nothing per request, so allocs/op is the sidecar's.
 func BenchmarkLoopback(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		// ratio is the head sampling ratio; negative means tracing off.
+		ratio     float64
+		accessLog string
+	}{
+		{"default", -1, "off"},
+		{"tracing-10pct", 0.1, "off"},
+		{"tracing-100pct", 1, "off"},
+		{"access-log", -1, "json"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			deps := Deps{AccessLog: io.Discard}
+			if bc.ratio >= 0 {
+				// The production pipeline (sampler, edge processor) with
+				// an exporter that keeps nothing.
+				tp := sdktrace.NewTracerProvider(
+					sdktrace.WithSampler(otelsetup.RecordAll(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(bc.ratio)))),
+					sdktrace.WithIDGenerator(tracing.IDGenerator()),
+					sdktrace.WithSpanProcessor(otelsetup.NewEdgeProcessor(tracetest.NewNoopExporter(), otelsetup.ProcessorOptions{})))
+				defer tp.Shutdown(context.Background())
+				deps.TracerProvider = tp
+			}
+			loopback(b, deps, "--access-log", bc.accessLog)
+		})
+	}
+}
+
+func loopback(b *testing.B, deps Deps, args ...string) {
 	up := testkit.RawUpstream(b, "application/json", `{"item_id":42,"name":"item 42","price":9.5,"tags":["a","b"],"owner":"bench"}`)
 	routes := filepath.Join(b.TempDir(), "routes.txt")
 	if err := os.WriteFile(routes, []byte("/items/{item_id}\n"), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	cfg, err := config.Load([]string{"--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
-		"--upstream", "http://" + up, "--access-log", "off", "--routes", routes, "--data-dir", b.TempDir()}, func(string) string { return "" }, io.Discard)
+	cfg, err := config.Load(append([]string{"--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+		"--upstream", "http://" + up, "--routes", routes, "--data-dir", b.TempDir()}, args...), func(string) string { return "" }, io.Discard)
 	if err != nil {
 		b.Fatal(err)
 	}
-	sc, err := Start(cfg, Deps{})
+	sc, err := Start(cfg, deps)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -175,7 +175,7 @@ func Start(cfg *config.Config, deps Deps) (*Sidecar, error) {
 		if prop == nil {
 			prop = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 		}
-		tracer = tracing.New(deps.TracerProvider, prop, tracing.Options{Keep: cfg.Capture.Has, SlowThreshold: deps.SlowThreshold})
+		tracer = tracing.New(deps.TracerProvider, prop, tracing.Options{Keep: cfg.Capture.Has, SlowThreshold: deps.SlowThreshold, Upstream: cfg.Upstream})
 		observers = append(observers, tracer)
 		if co != nil {
 			co.OnCapture = tracing.RecordCaptureID
@@ -209,9 +209,7 @@ func Start(cfg *config.Config, deps Deps) (*Sidecar, error) {
 		Logger:       s.log,
 	}
 	if tracer != nil {
-		if d, ok := any(tracer.Decorate).(func(*exchange.Exchange, http.Header)); ok { // TODO(h1): plain assignment once tracing lands
-			popts.Decorate = d
-		}
+		popts.Decorate = tracer.Decorate
 		popts.TraceUpstream = true
 		popts.TraceIDHeader = tracing.TraceIDHeader
 	}
@@ -305,22 +303,19 @@ func (s *Sidecar) listen() error {
 	}
 	s.mainLn = s.serveTLS(s.mainLn)
 	errorLog := s.errorLog()
+	// The same limits on both servers; h1's fields mean what net/http's do.
+	main := h1.Server{
+		Handler:           s.proxy,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          errorLog,
+	}
 	if s.tls != nil {
-		s.main = &http.Server{
-			Handler:           s.proxy,
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			MaxHeaderBytes:    1 << 20,
-			ErrorLog:          errorLog,
-		}
+		s.main = &http.Server{Handler: main.Handler, ReadHeaderTimeout: main.ReadHeaderTimeout,
+			IdleTimeout: main.IdleTimeout, MaxHeaderBytes: main.MaxHeaderBytes, ErrorLog: main.ErrorLog}
 	} else {
-		s.main = &h1.Server{
-			Handler:           s.proxy,
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			MaxHeaderBytes:    1 << 20,
-			ErrorLog:          errorLog,
-		}
+		s.main = &main
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{EnableOpenMetrics: true, ErrorLog: errorLog}))

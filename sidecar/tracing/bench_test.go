@@ -2,16 +2,17 @@ package tracing_test
 
 import (
 	"context"
-	"github.com/faultline-dev/faultline/internal/testkit"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"testing"
+	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/faultline-dev/faultline/internal/testkit"
 	"github.com/faultline-dev/faultline/sidecar/exchange"
 	"github.com/faultline-dev/faultline/sidecar/proxy"
 	"github.com/faultline-dev/faultline/sidecar/tracing"
@@ -24,7 +25,10 @@ type discardExporter struct{}
 func (discardExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
 func (discardExporter) Shutdown(context.Context) error                             { return nil }
 
-// observer returns the tracing observer of a case, nil for tracing off.
+var benchUpstream, _ = url.Parse("http://127.0.0.1:8000")
+
+// observer returns the tracing observer of a case, nil for tracing off:
+// a provider as otelsetup builds it, exporting to a discarding exporter.
 func observer(b *testing.B, name string, ratio float64) *tracing.Observer {
 	switch name {
 	case "off":
@@ -34,9 +38,51 @@ func observer(b *testing.B, name string, ratio float64) *tracing.Observer {
 	}
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithSampler(otelsetup.RecordAll(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio)))),
+		sdktrace.WithIDGenerator(tracing.IDGenerator()),
 		sdktrace.WithSpanProcessor(otelsetup.NewEdgeProcessor(discardExporter{}, otelsetup.ProcessorOptions{})))
 	b.Cleanup(func() { tp.Shutdown(context.Background()) })
-	return tracing.New(tp, propagator(), tracing.Options{Keep: func(s int) bool { return s == 422 }})
+	return tracing.New(tp, propagator(), tracing.Options{Keep: func(s int) bool { return s == 422 }, Upstream: benchUpstream})
+}
+
+// BenchmarkObserver is the observer's own cost per exchange (Begin,
+// Decorate, End, as the engine calls them): a success that is not sampled
+// (0 allocs/op), one under an unsampled client traceparent, successes at
+// ratios 10 % and 100 %, and a 500 at ratio 0 (kept, so recorded and
+// exported).
+func BenchmarkObserver(b *testing.B) {
+	for _, bc := range []struct {
+		name        string
+		ratio       float64
+		traceparent string
+		status      int
+	}{
+		{"unsampled-success", 0, "", 200},
+		{"unsampled-parent", 1, "00-" + clientTraceID + "-" + clientSpanID + "-00", 200},
+		{"ratio-0.1", 0.1, "", 200},
+		{"ratio-1", 1, "", 200},
+		{"ratio-0-kept-500", 0, "", 500},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			obs := observer(b, "sdk", bc.ratio)
+			req := engineRequest("GET", "http://sidecar/items/1", map[string]string{"User-Agent": "wrk"})
+			if bc.traceparent != "" {
+				req.Header.Set("Traceparent", bc.traceparent)
+			}
+			out := req.Header.Clone()
+			respHeader := http.Header{"Content-Type": {"application/json"}}
+			var x exchange.Exchange
+			b.ReportAllocs()
+			for b.Loop() {
+				x.Reset()
+				x.Request, x.Context, x.Route, x.Start = req, req.Context(), "/items/{item_id}", time.Now()
+				obs.Begin(&x)
+				obs.Decorate(&x, out)
+				x.Upstream = exchange.UpstreamTiming{Sent: x.Start, Conn: time.Microsecond, Wrote: 2 * time.Microsecond, FirstByte: 50 * time.Microsecond}
+				x.Status, x.ResponseHeader, x.Duration, x.BytesOut = bc.status, respHeader, 100*time.Microsecond, 40
+				obs.End(&x)
+			}
+		})
+	}
 }
 
 var cases = []struct {
@@ -44,20 +90,26 @@ var cases = []struct {
 	ratio float64
 }{{"off", 0}, {"noop-provider", 0}, {"ratio-0", 0}, {"ratio-0.1", 0.1}, {"ratio-1", 1}}
 
+// options wires the observer of a case into the engine as server.Start
+// does.
+func options(b *testing.B, opts proxy.Options, name string, ratio float64) proxy.Options {
+	if obs := observer(b, name, ratio); obs != nil {
+		opts.Observer, opts.Decorate, opts.TraceUpstream = obs, obs.Decorate, true
+	}
+	return opts
+}
+
 // BenchmarkServeHTTP is the per-request cost of the proxy with tracing off
 // (no observer), a noop provider, and the SDK pipeline at ratios 0, 10 %
 // and 100 % (spans exported to a discarding exporter), with a canned
-// upstream.
+// upstream. The engine's own upstream timing (TraceUpstream) is part of
+// the cost with tracing on.
 func BenchmarkServeHTTP(b *testing.B) {
-	u, _ := url.Parse("http://127.0.0.1:8000")
 	for _, bc := range cases {
 		b.Run(bc.name, func(b *testing.B) {
-			opts := proxy.Options{Upstream: u, Transport: testkit.CannedTransport{Body: `{"item_id":1,"name":"item 1","price":9.5}`},
-				Route: func(string) string { return "/items/{item_id}" }}
-			if obs := observer(b, bc.name, bc.ratio); obs != nil {
-				opts.Observer, opts.Decorate = obs, obs.Decorate
-			}
-			h := proxy.New(opts)
+			h := proxy.New(options(b, proxy.Options{Upstream: benchUpstream,
+				Transport: testkit.CannedTransport{Body: `{"item_id":1,"name":"item 1","price":9.5}`},
+				Route:     func(string) string { return "/items/{item_id}" }}, bc.name, bc.ratio))
 			req, _ := http.NewRequest("GET", "http://sidecar/items/1?q=x", nil)
 			req.RemoteAddr = "127.0.0.1:40000"
 			req.Header.Set("User-Agent", "wrk")
@@ -73,7 +125,8 @@ func BenchmarkServeHTTP(b *testing.B) {
 }
 
 // BenchmarkLoopback is the same through a real upstream on loopback, so
-// that the httptrace hooks of the client span run too.
+// that the engine times a real upstream call. Allocations include the
+// upstream server's, which parses the traceparent.
 func BenchmarkLoopback(b *testing.B) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"item_id":1}`)
@@ -84,11 +137,8 @@ func BenchmarkLoopback(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			tr := proxy.NewTransport(proxy.TransportOptions{})
 			defer tr.CloseIdleConnections()
-			opts := proxy.Options{Upstream: u, Transport: tr, Route: func(string) string { return "/items/{item_id}" }}
-			if obs := observer(b, bc.name, bc.ratio); obs != nil {
-				opts.Observer, opts.Decorate = obs, obs.Decorate
-			}
-			h := proxy.New(opts)
+			h := proxy.New(options(b, proxy.Options{Upstream: u, Transport: tr,
+				Route: func(string) string { return "/items/{item_id}" }}, bc.name, bc.ratio))
 			req, _ := http.NewRequest("GET", "http://sidecar/items/1", nil)
 			req.RemoteAddr = "127.0.0.1:40000"
 			w := &testkit.DiscardWriter{H: http.Header{}}

@@ -14,10 +14,10 @@
 // (the peer; X-Forwarded-For is the client's to forge and is not read),
 // user_agent.original, network.protocol.version, http.request.body.size,
 // http.response.body.size, and error.type for failures. Query strings are
-// never recorded, on either span: they may carry tokens. Attributes are set
-// once, when the span ends (each SetAttributes call copies the SDK's
-// slice), so a sampler sees none; faultline's samplers (ratio and
-// parent-based) read none.
+// never recorded, on either span: they may carry tokens. The spans are made
+// when the exchange ends, from copies of the exchange's strings (the engine
+// reuses its buffers), so a sampler sees neither their name nor their
+// attributes; faultline's samplers (ratio and parent-based) read neither.
 //
 // error.type is, for a 5xx the sidecar made itself, where it came from
 // (upstream_unreachable, upstream_timeout, sidecar, as in the
@@ -29,24 +29,31 @@
 // Error, on the client span too; other 4xx leave both unset, so that an
 // unsampled trace is never exported as a client span alone.
 //
-// The client span is the upstream call, from the moment the request is
-// handed to the transport to the last byte of the response. Its attributes
-// faultline.upstream.connection, .written and .first_byte are seconds from
-// its start to a connection in hand, the request written and the first
-// response byte; faultline.upstream.connection.reused says whether the
-// connection was a kept-alive one (if not, the connection time includes
-// the dial). A call that failed records the transport's error as an
-// exception event. Read together: server span minus client span is
+// The client span is the upstream call, from the moment the engine began
+// to send the request (Exchange.Upstream.Sent) to the last byte of the
+// response; its server.address, server.port and url.full are those of
+// Options.Upstream. Its attributes faultline.upstream.connection, .written
+// and .first_byte are seconds from its start to a connection in hand, the
+// request written and the first response byte, as the engine timed them
+// (proxy.Options.TraceUpstream; without it the client span spans the
+// exchange and has no timing); faultline.upstream.connection.reused says
+// whether the connection was a kept-alive one (if not, the connection time
+// includes the dial). A call that failed records the transport's error as
+// an exception event. Read together: server span minus client span is
 // the sidecar's own time (and the client's upload and download); the
 // connection wait is the network or pool; first byte minus written is the
 // app.
 //
 // # Context propagation and the trace id header
 //
-// Begin extracts traceparent, tracestate and baggage from the client's
-// request with the propagator given to New; Decorate injects the client
-// span's context into the upstream request, so the app's instrumentation
-// makes its spans children of the sidecar's and joins the client's trace.
+// Begin reads the client's traceparent (when the propagator given to New
+// carries W3C trace context) and picks the server and client span ids;
+// Decorate replaces the traceparent of the upstream request with the
+// client span's, so the app's instrumentation makes its spans children of
+// the sidecar's and joins the client's trace. tracestate and baggage reach
+// the app as the client sent them; the spans carry the parsed tracestate.
+// The spans made at the end get the ids that were propagated, through the
+// provider's id generator (IDGenerator).
 //
 // Every proxied response (not a 101 switch) carries the trace id, 32 hex
 // digits, in the X-Trace-Id header (proxy.Options.TraceIDHeader; the
@@ -59,15 +66,17 @@
 // # Error-biased sampling
 //
 // The head decision is the configured sampler's (OTEL_TRACES_SAMPLER,
-// parent-based with ratio OTEL_TRACES_SAMPLER_ARG by default), but every
-// span is recorded (otelsetup.RecordAll), and the edge processor takes the
-// export decision when the span ends: it exports a span that was sampled,
-// or whose status is Error, or that carries faultline.keep=true (5xx,
-// Options.Keep's statuses, incomplete responses, requests at least
-// SlowThreshold long), or that lasted at least SlowThreshold, unless it
-// carries faultline.keep=false (a WebSocket or an event stream, long by
-// design). With a ratio of 0, errors and slow requests are still exported;
-// successes are not.
+// parent-based with ratio OTEL_TRACES_SAMPLER_ARG by default), taken in
+// Begin through the provider's sampler (otelsetup.RecordAll offers it, see
+// HeadSampler). Nothing is recorded yet: End makes the spans of a request
+// that was head-sampled or is kept (5xx, Options.Keep's statuses,
+// incomplete responses, requests at least SlowThreshold long, but not a
+// WebSocket or an event stream, long by design), recorded with the head
+// decision as their sampled flag. The edge processor then exports a span
+// that is sampled, or whose status is Error, or that carries
+// faultline.keep=true, or that lasted at least its SlowThreshold unless it
+// carries faultline.keep=false. With a ratio of 0, errors and slow
+// requests are still exported; successes are not.
 //
 // With a parent (a client that sent traceparent):
 //
@@ -108,7 +117,8 @@
 //
 // # Cost
 //
-// Tracing off means no Observer at all. With tracing on, every request
-// pays for a recorded span pair whatever the ratio, since the export
-// decision waits for the outcome; the ratio only saves the export.
+// Tracing off means no Observer at all. With tracing on, a request that is
+// neither head-sampled nor kept costs no allocation: its state is pooled,
+// the traceparent sent upstream is written into it, and no span is made.
+// The others pay for their two spans, made and exported when they end.
 package tracing

@@ -3,15 +3,12 @@ package tracing
 import (
 	"context"
 	"net/http"
-	"net/http/httptrace"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
@@ -44,6 +41,11 @@ type Options struct {
 	// DefaultSlowThreshold; a negative value keeps none for being slow.
 	// Give the edge processor the same value.
 	SlowThreshold time.Duration
+	// Upstream is the app's base URL, as given to proxy.Options.Upstream:
+	// the client span's server.address, server.port and url.full. Decorate
+	// only sees headers, so the Observer cannot learn it otherwise; nil
+	// leaves those attributes out.
+	Upstream *url.URL
 }
 
 // Observer is an exchange.Observer that makes one server span per request
@@ -51,24 +53,43 @@ type Options struct {
 // trace context into the upstream request through Decorate. It is safe for
 // concurrent use.
 //
+// The spans are made only when the exchange ends, and only for a request
+// that was head-sampled or is kept: until then the Observer holds the ids
+// it propagated and its decision in pooled memory, so that the other
+// requests cost no allocation at all. The provider must therefore be
+// built with IDGenerator and a sampler that honours HeadDecision, as
+// otelsetup builds it.
+//
 // Observer imports only the OpenTelemetry API: the tracer provider and the
 // propagator are passed in, never read from the otel globals.
 type Observer struct {
 	tracer trace.Tracer
-	prop   propagation.TextMapPropagator
+	head   HeadSampler
 	keep   func(int) bool
 	slow   time.Duration
+	// traceContext is set when the propagator carries W3C trace context.
+	traceContext bool
+	upstream     *url.URL
+	upHost       string
+	upPort       int
+	states       sync.Pool
 	// off is set for a noop provider: every method returns at once.
 	off bool
 }
 
-// New returns an Observer whose spans come from tp and whose context is
-// extracted from and injected into headers by prop (typically
-// propagation.NewCompositeTextMapPropagator(propagation.TraceContext{},
-// propagation.Baggage{})). A nil tp or prop, or a noop provider, makes an
-// Observer that does nothing.
+// New returns an Observer whose spans come from tp. prop says which
+// headers carry the context (typically propagation.NewCompositeTextMapPropagator(
+// propagation.TraceContext{}, propagation.Baggage{})): the Observer reads
+// and writes the W3C traceparent itself, without allocating, when prop's
+// fields include it, and leaves tracestate and baggage as the client sent
+// them (they reach the app unchanged). Other formats are not read.
+//
+// A nil tp or prop, or a noop provider, makes an Observer that does
+// nothing. The head sampling policy is the sampler of tp, which New asks
+// to offer itself (see OfferHeadSampler); a sampler that does not is taken
+// for the SDK's default, parent-based always on.
 func New(tp trace.TracerProvider, prop propagation.TextMapPropagator, opts Options) *Observer {
-	o := &Observer{prop: prop, keep: opts.Keep, slow: opts.SlowThreshold}
+	o := &Observer{keep: opts.Keep, slow: opts.SlowThreshold, upstream: opts.Upstream}
 	if o.slow == 0 {
 		o.slow = DefaultSlowThreshold
 	}
@@ -81,242 +102,156 @@ func New(tp trace.TracerProvider, prop propagation.TextMapPropagator, opts Optio
 		trace.WithSchemaURL(semconv.SchemaURL))
 	if _, ok := o.tracer.(noop.Tracer); ok {
 		o.off = true
+		return o
 	}
+	for _, f := range prop.Fields() {
+		o.traceContext = o.traceContext || f == "traceparent"
+	}
+	if o.head = findHeadSampler(o.tracer); o.head == nil {
+		o.head = parentBasedAlwaysOn{}
+	}
+	if u := o.upstream; u != nil {
+		o.upHost, o.upPort = splitHostPort(u.Host)
+		if o.upPort == 0 {
+			o.upPort = defaultPort(u.Scheme == "https")
+		}
+	}
+	o.states.New = func() any { return new(request) }
 	return o
 }
 
-// request is one exchange's tracing state. It is the context the engine
-// sends the upstream request with, so that End and Decorate find it without
-// another allocation. It is never pooled: the transport may call the
-// httptrace hooks after the exchange ended (a dial that outlives its
-// request), and those calls must only reach memory nobody reuses.
-//
-// Attributes are set once, in End: the SDK copies and grows its attribute
-// slice on each call, and its samplers (see otelsetup) never read them.
+// request is one exchange's tracing state, from Begin to the end of End,
+// pooled and found through Exchange.Tracing. Its strings point into the
+// engine's buffers: they are copied only when the spans are made.
 type request struct {
-	context.Context // holds the server span
-	server, client  trace.Span
-	name            string
-	// out is the upstream request, kept for the client span's attributes.
-	out *http.Request
-	// sent is when Decorate started the client span; the hooks read it
-	// after RoundTrip began, which orders them after the write.
-	sent time.Time
-	// Nanoseconds from sent to each step, 0 until it happened; written by
-	// the transport's goroutines.
-	conn, written, firstByte atomic.Int64
-	reused                   atomic.Bool
-	ct                       httptrace.ClientTrace
-	// opts backs the variadic options of Start and End, which escape
-	// through the interface call: here they cost no allocation of their own.
+	traceID            trace.TraceID
+	serverID, clientID trace.SpanID
+	// parentID and parentFlags are the client's traceparent, when
+	// hasParent; tracestate is its tracestate header.
+	parentID    trace.SpanID
+	parentFlags trace.TraceFlags
+	hasParent   bool
+	tracestate  string
+	// sampled is the head decision.
+	sampled bool
+	// decorated is set when the upstream request was sent with the
+	// client span's context: that span must then exist.
+	decorated bool
+	captureID string
+	// pctx is the parent context of the head decision.
+	pctx parentContext
+	// tp backs the traceparent value sent upstream, tpv its header slice;
+	// the engine writes the request before End.
+	tp  [traceparentLen]byte
+	tpv [1]string
+	// opts and endOpts back the variadic options of Start and End, which
+	// escape through the interface call: here they cost no allocation.
 	opts    [2]trace.SpanStartOption
 	endOpts [1]trace.SpanEndOption
 }
 
-// Span kinds as options, made once: converting them to the interface at
-// each call allocates.
-var (
-	serverKind = trace.WithSpanKind(trace.SpanKindServer)
-	clientKind = trace.WithSpanKind(trace.SpanKindClient)
-)
-
-// attrBuf holds the attributes of one End call. SetAttributes copies them,
-// so the buffer is reused instead of escaping for each exchange.
-type attrBuf [20]attribute.KeyValue
-
-var attrBufs = sync.Pool{New: func() any { return new(attrBuf) }}
-
-type requestKey struct{}
-
-// Value returns r itself for requestKey and defers to the parent otherwise.
-func (r *request) Value(key any) any {
-	if key == (requestKey{}) {
-		return r
-	}
-	return r.Context.Value(key)
-}
-
-func requestOf(ctx context.Context) *request {
-	if ctx == nil {
-		return nil
-	}
-	r, _ := ctx.Value(requestKey{}).(*request)
-	return r
-}
-
-// Begin continues the client's trace (or starts one) with the server span,
-// and sets x.Context, x.TraceID and x.Sampled. x.Sampled is the head
-// decision here; End raises it when the span is kept after all.
+// Begin continues the client's trace (or starts one): it picks the server
+// and client span ids, takes the head sampling decision, and sets
+// x.TraceID, x.Sampled (End raises it when the span is kept after all)
+// and x.Tracing. It allocates nothing.
 func (o *Observer) Begin(x *exchange.Exchange) {
 	if o.off {
 		return
 	}
-	r := x.Request
-	ctx := o.prop.Extract(x.Context, propagation.HeaderCarrier(r.Header))
-	method, _ := Method(r.Method)
-	route := x.Route
-	if !isTemplate(route) {
-		route = ""
-	}
-	st := &request{name: spanName(method, route)}
-	st.opts = [2]trace.SpanStartOption{serverKind, trace.WithTimestamp(x.Start)}
-	ctx, span := o.tracer.Start(ctx, st.name, st.opts[:]...)
-	if sc := span.SpanContext(); sc.HasTraceID() {
-		x.TraceID = sc.TraceID().String()
-		x.Sampled = sc.IsSampled()
-	}
-	if !span.IsRecording() {
-		// A sampler that drops (not ours; see otelsetup.RecordAll): the
-		// context is still passed on, Decorate injects it.
-		x.Context = ctx
-		return
-	}
-	st.Context, st.server = ctx, span
-	st.ct = httptrace.ClientTrace{
-		GotConn:              st.gotConn,
-		WroteRequest:         st.wroteRequest,
-		GotFirstResponseByte: st.gotFirstResponseByte,
-	}
-	x.Context = httptrace.WithClientTrace(st, &st.ct)
-}
-
-// Decorate starts the client span of the upstream call and injects its
-// context (traceparent, tracestate, baggage) into out's headers, replacing
-// the ones copied from the client. The engine calls it after Begin, with
-// the request it is about to send.
-func (o *Observer) Decorate(x *exchange.Exchange, out *http.Request) {
-	if o.off {
-		return
-	}
-	st := requestOf(x.Context)
-	if st == nil {
-		o.prop.Inject(x.Context, propagation.HeaderCarrier(out.Header))
-		return
-	}
-	st.out = out
-	st.sent = time.Now()
-	st.opts = [2]trace.SpanStartOption{clientKind, trace.WithTimestamp(st.sent)}
-	ctx, span := o.tracer.Start(st.Context, st.name, st.opts[:]...)
-	st.client = span
-	o.prop.Inject(ctx, propagation.HeaderCarrier(out.Header))
-}
-
-// End finishes the client and server spans with the exchange's outcome. A
-// span is kept (KeepKey set, so that the edge processor exports it whatever
-// the sampling decision) for a 5xx, a status Options.Keep accepts, a
-// response cut short, and a slow request; x.Sampled is then set, so that
-// observers ending after this one (metrics' exemplars) link to it.
-func (o *Observer) End(x *exchange.Exchange) {
-	if o.off {
-		return
-	}
-	st := requestOf(x.Context)
-	if st == nil {
-		return
-	}
-	out := o.classify(x)
-	st.endOpts[0] = trace.WithTimestamp(x.Start.Add(x.Duration))
-	buf := attrBufs.Get().(*attrBuf)
-	defer attrBufs.Put(buf)
-	if st.client != nil {
-		st.endClient(x, out, buf)
-	}
-
-	r := x.Request
-	method, known := Method(r.Method)
-	attrs := append(buf[:0],
-		semconv.HTTPRequestMethodKey.String(method),
-		semconv.URLScheme(scheme(r)),
-		semconv.URLPath(r.URL.Path),
-		semconv.NetworkProtocolVersion(protocolVersion(r)),
-		semconv.HTTPRequestBodySize(int(x.BytesIn)),
-		semconv.HTTPResponseBodySize(int(x.BytesOut)),
-	)
-	if !known {
-		attrs = append(attrs, semconv.HTTPRequestMethodOriginal(truncate(r.Method, maxOriginalMethod)))
-	}
-	if isTemplate(x.Route) {
-		attrs = append(attrs, semconv.HTTPRoute(x.Route))
-	}
-	if host, port := splitHostPort(r.Host); host != "" {
-		if port == 0 {
-			port = defaultPort(r.TLS != nil)
+	st := o.states.Get().(*request)
+	h := x.Request.Header
+	if o.traceContext {
+		if v := h["Traceparent"]; len(v) > 0 {
+			st.traceID, st.parentID, st.parentFlags, st.hasParent = parseTraceparent(v[0])
 		}
-		attrs = append(attrs, semconv.ServerAddress(host), semconv.ServerPort(port))
+		if st.hasParent {
+			if v := h["Tracestate"]; len(v) > 0 {
+				st.tracestate = v[0]
+			}
+		}
 	}
-	if host, _ := splitHostPort(r.RemoteAddr); host != "" {
-		attrs = append(attrs, semconv.ClientAddress(host))
+	if !st.hasParent {
+		st.traceID = newTraceID()
 	}
-	if ua := r.Header.Get("User-Agent"); ua != "" {
-		attrs = append(attrs, semconv.UserAgentOriginal(ua))
+	// Distinct ids: IDGen tells the two spans apart by their parent.
+	for st.serverID = newSpanID(); st.serverID == st.parentID; {
+		st.serverID = newSpanID()
 	}
-	if x.Status != exchange.StatusClientClosed {
-		attrs = append(attrs, semconv.HTTPResponseStatusCode(x.Status))
+	for st.clientID = newSpanID(); st.clientID == st.serverID || st.clientID == st.parentID; {
+		st.clientID = newSpanID()
 	}
-	if out.errType != "" {
-		attrs = append(attrs, semconv.ErrorTypeKey.String(out.errType))
+	st.sampled = o.head.SampleHead(st.headContext(), st.traceID)
+	x.SetTraceID(st.traceID)
+	x.Sampled = st.sampled
+	x.Tracing = st
+}
+
+// headContext is the parent context of the head decision: the client's
+// span context as a remote parent, or none.
+func (st *request) headContext() context.Context {
+	if !st.hasParent {
+		return context.Background()
 	}
+	sc := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: st.traceID, SpanID: st.parentID, TraceFlags: st.parentFlags, Remote: true})
+	if !parentInPlace {
+		return trace.ContextWithRemoteSpanContext(context.Background(), sc)
+	}
+	st.pctx.span.sc = sc
+	return &st.pctx
+}
+
+// flags are the trace flags of the sidecar's spans: the client's random
+// bit, and the head decision.
+func (st *request) flags() trace.TraceFlags {
+	f := st.parentFlags & trace.FlagsRandom
+	if st.sampled {
+		f |= trace.FlagsSampled
+	}
+	return f
+}
+
+// Decorate sets the traceparent of the upstream request to the client
+// span's context, replacing the client's; tracestate and baggage go
+// through as the client sent them. The engine calls it after Begin, with
+// the header of the request it is about to send, which it writes before
+// End: the value lives in the pooled state until then, so that it costs
+// no allocation.
+func (o *Observer) Decorate(x *exchange.Exchange, h http.Header) {
+	st, _ := x.Tracing.(*request)
+	if o.off || st == nil {
+		return
+	}
+	st.decorated = true
+	if o.traceContext {
+		st.tpv[0] = formatTraceparent(&st.tp, st.traceID, st.clientID, st.flags())
+		h["Traceparent"] = st.tpv[:]
+	}
+}
+
+// End classifies the exchange and, for a head-sampled or kept one, makes
+// its server and client spans (see record). A span is kept (KeepKey set,
+// so that the edge processor exports it whatever the sampling decision)
+// for a 5xx, a status Options.Keep accepts, a response cut short, and a
+// slow request; x.Sampled is then set, so that observers ending after
+// this one (metrics' exemplars) link to it. Any other exchange costs no
+// allocation.
+func (o *Observer) End(x *exchange.Exchange) {
+	st, _ := x.Tracing.(*request)
+	if o.off || st == nil {
+		return
+	}
+	x.Tracing = nil
+	out := o.classify(x)
 	if out.keep {
-		attrs = append(attrs, KeepKey.Bool(true))
 		x.Sampled = true
-	} else if out.notSlow {
-		attrs = append(attrs, KeepKey.Bool(false))
 	}
-	st.server.SetAttributes(attrs...)
-	if out.failed {
-		st.server.SetStatus(codes.Error, "")
+	if st.sampled || out.keep {
+		o.record(x, st, out)
 	}
-	st.server.End(st.endOpts[:]...)
+	*st = request{}
+	o.states.Put(st)
 }
-
-// endClient finishes the client span: the upstream's status, or why it
-// gave none, and the timing of the call.
-func (st *request) endClient(x *exchange.Exchange, out outcome, buf *attrBuf) {
-	span := st.client
-	u := st.out.URL
-	host, port := splitHostPort(u.Host)
-	if port == 0 {
-		port = defaultPort(u.Scheme == "https")
-	}
-	method, _ := Method(st.out.Method)
-	attrs := append(buf[:0],
-		semconv.HTTPRequestMethodKey.String(method),
-		semconv.ServerAddress(host),
-		semconv.ServerPort(port),
-		// url.full leaves the query out: it may carry tokens.
-		semconv.URLFull(u.Scheme+"://"+u.Host+u.EscapedPath()),
-	)
-	if d := st.conn.Load(); d > 0 {
-		attrs = append(attrs, UpstreamConnectionKey.Float64(seconds(d)), UpstreamReusedKey.Bool(st.reused.Load()))
-	}
-	if d := st.written.Load(); d > 0 {
-		attrs = append(attrs, UpstreamWrittenKey.Float64(seconds(d)))
-	}
-	if d := st.firstByte.Load(); d > 0 {
-		attrs = append(attrs, UpstreamFirstByteKey.Float64(seconds(d)))
-	}
-	noResponse := x.Source == metricnames.SourceUpstreamUnreachable || x.Source == metricnames.SourceUpstreamTimeout
-	if !noResponse && x.Status != exchange.StatusClientClosed {
-		attrs = append(attrs, semconv.HTTPResponseStatusCode(x.Status))
-	}
-	if out.errType != "" {
-		attrs = append(attrs, semconv.ErrorTypeKey.String(out.errType))
-	}
-	if out.keep || out.notSlow {
-		attrs = append(attrs, KeepKey.Bool(out.keep))
-	}
-	span.SetAttributes(attrs...)
-	if noResponse && x.Err != nil {
-		// The collector is ours, not the client's: the detail may go there.
-		span.RecordError(x.Err)
-	}
-	if out.failed {
-		span.SetStatus(codes.Error, "")
-	}
-	span.End(st.endOpts[:]...)
-}
-
-func seconds(ns int64) float64 { return time.Duration(ns).Seconds() }
 
 // outcome is what End makes of an exchange.
 type outcome struct {
@@ -336,6 +271,8 @@ const (
 	ErrorResponseIncomplete = "response_incomplete"
 )
 
+// classify allocates only for a kept exchange (a status code as
+// error.type).
 func (o *Observer) classify(x *exchange.Exchange) outcome {
 	var out outcome
 	switch s := x.Status; {
@@ -378,10 +315,9 @@ func longLived(x *exchange.Exchange) bool {
 // (CaptureIDKey). Call it before the tracing Observer's End, from the
 // capture observer's hook; it does nothing without tracing.
 func RecordCaptureID(x *exchange.Exchange, id string) {
-	if x.Context == nil {
-		return
+	if st, ok := x.Tracing.(*request); ok && st != nil {
+		st.captureID = id
 	}
-	trace.SpanFromContext(x.Context).SetAttributes(CaptureIDKey.String(id))
 }
 
 // spanName is "METHOD /route", or the method alone without a route

@@ -157,10 +157,10 @@ func route(p string) string {
 // sidecar is the proxy with the tracing observer of tp in front of up.
 func sidecar(t testing.TB, up string, tp trace.TracerProvider) *httptest.Server {
 	u, _ := url.Parse(up)
-	obs := tracing.New(tp, propagator(), tracing.Options{Keep: func(s int) bool { return s == 422 }})
-	tr := proxy.NewTransport(proxy.TransportOptions{})
+	obs := tracing.New(tp, propagator(), tracing.Options{Keep: func(s int) bool { return s == 422 }, Upstream: u})
+	tr := proxy.NewFastTransport(proxy.TransportOptions{}) // as NewUpstreamTransport picks for http
 	srv := httptest.NewServer(proxy.New(proxy.Options{
-		Upstream: u, Transport: tr, Observer: obs, Decorate: obs.Decorate, Route: route}))
+		Upstream: u, Transport: tr, Observer: obs, Decorate: obs.Decorate, TraceUpstream: true, Route: route}))
 	t.Cleanup(func() { srv.Close(); tr.CloseIdleConnections() })
 	return srv
 }

@@ -4,11 +4,13 @@
 // variables. Only main (and tests) import it; package tracing and the rest
 // of the sidecar see the OpenTelemetry API alone.
 //
-// The pipeline is a RecordAll sampler, which records every span and marks
-// as sampled only those the configured sampler chose, and an
-// EdgeProcessor, which exports the sampled spans plus every error, kept
-// (tracing.KeepKey) or slow one, through a bounded queue that never blocks
-// a request.
+// The pipeline is the tracing Observer's id generator
+// (tracing.IDGenerator), a RecordAll sampler, which gives the Observer the
+// configured head sampler and records every span it makes (the
+// head-sampled and the kept ones, made when the request ends) with its
+// head decision, and an EdgeProcessor, which exports the sampled spans
+// plus every error, kept (tracing.KeepKey) or slow one, through a bounded
+// queue that never blocks a request.
 package otelsetup
 
 import (
@@ -25,6 +27,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+
+	"github.com/faultline-dev/faultline/sidecar/tracing"
 )
 
 // Options are faultline's own settings of the pipeline, beside the
@@ -75,6 +79,7 @@ func FromEnv(ctx context.Context, getenv func(string) string, opts Options) (tp 
 	tp = sdktrace.NewTracerProvider(
 		sdktrace.WithResource(res),
 		sdktrace.WithSampler(RecordAll(s.sampler)),
+		sdktrace.WithIDGenerator(tracing.IDGenerator()),
 		sdktrace.WithSpanProcessor(NewEdgeProcessor(exp, po)),
 	)
 	return tp, tp.Shutdown, nil

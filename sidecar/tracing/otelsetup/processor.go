@@ -60,9 +60,11 @@ type ProcessorOptions struct {
 
 // EdgeProcessor is the span processor of error-biased sampling. It exports
 // a span that is sampled, or has status Error, or carries tracing.KeepKey,
-// or lasted at least SlowThreshold; it drops the others, which the
-// RecordAll sampler had recorded only so that this decision can be taken
-// once the outcome is known.
+// or lasted at least SlowThreshold; it drops the others. The tracing
+// Observer only makes the spans of sampled and kept requests, so it drops
+// few of its spans; the rule still holds for any other span the RecordAll
+// sampler records unsampled, and when the Observer's slow threshold is
+// longer than this one.
 //
 // Exports are batched on one goroutine through a bounded queue: OnEnd
 // never blocks, and a span that finds the queue full is dropped and

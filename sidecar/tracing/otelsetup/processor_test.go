@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,11 +15,13 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/goleak"
 
+	"github.com/faultline-dev/faultline/sidecar/exchange"
 	"github.com/faultline-dev/faultline/sidecar/tracing"
 )
 
@@ -206,5 +210,81 @@ func TestRecordAll(t *testing.T) {
 	}
 	if s.Description() != "RecordAll{AlwaysOnSampler}" {
 		t.Errorf("description %q", s.Description())
+	}
+}
+
+// TestSampleHead: the head decision RecordAll offers the Observer is the
+// wrapped sampler's, with or without a parent.
+func TestSampleHead(t *testing.T) {
+	inner := sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0.5))
+	head, ok := RecordAll(inner).(tracing.HeadSampler)
+	if !ok {
+		t.Fatal("RecordAll's sampler is not a tracing.HeadSampler")
+	}
+	parent := func(flags trace.TraceFlags) context.Context {
+		return trace.ContextWithRemoteSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+			TraceID: trace.TraceID{1}, SpanID: trace.SpanID{1}, TraceFlags: flags}))
+	}
+	var sampled int
+	for i := range 256 {
+		tid := trace.TraceID{byte(i), 1, 2, 3, 4, 5, 6, 7, byte(i * 37), byte(i * 11), 3, 4, 5, 6, 7, 8}
+		for _, ctx := range []context.Context{context.Background(), parent(0), parent(trace.FlagsSampled)} {
+			want := inner.ShouldSample(sdktrace.SamplingParameters{ParentContext: ctx, TraceID: tid}).Decision == sdktrace.RecordAndSample
+			got := head.SampleHead(ctx, tid)
+			if got != want {
+				t.Fatalf("trace %v: SampleHead %v, the sampler %v", tid, got, want)
+			}
+			if got && ctx == context.Background() {
+				sampled++
+			}
+		}
+	}
+	if sampled == 0 || sampled == 256 {
+		t.Errorf("%d of 256 roots sampled at ratio 0.5", sampled)
+	}
+}
+
+// flipSampler samples every other call: a sampler whose second opinion
+// differs from its first.
+type flipSampler struct{ n atomic.Int32 }
+
+func (f *flipSampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	if f.n.Add(1)%2 == 1 {
+		return sdktrace.SamplingResult{Decision: sdktrace.RecordAndSample}
+	}
+	return sdktrace.SamplingResult{Decision: sdktrace.Drop}
+}
+func (f *flipSampler) Description() string { return "flip" }
+
+// TestRecordAllFollowsTheHeadDecision: New finds the head sampler in the
+// provider, and the spans the Observer makes later are recorded with the
+// decision the app was told, whatever the sampler would say then.
+func TestRecordAllFollowsTheHeadDecision(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(RecordAll(&flipSampler{})),
+		sdktrace.WithIDGenerator(tracing.IDGenerator()), sdktrace.WithSpanProcessor(rec))
+	defer tp.Shutdown(context.Background())
+	obs := tracing.New(tp, propagation.TraceContext{}, tracing.Options{})
+	for i := range 4 {
+		req := httptest.NewRequest("GET", "/items/1", nil)
+		x := &exchange.Exchange{Request: req, Context: req.Context(), Start: time.Now()}
+		obs.Begin(x)
+		out := http.Header{}
+		obs.Decorate(x, out)
+		sampled := x.Sampled
+		x.Status = 500 // kept: made whatever the head decision
+		obs.End(x)
+		if sampled != (i%2 == 0) {
+			t.Errorf("request %d: head decision %v, want the sampler's %v", i, sampled, i%2 == 0)
+		}
+		spans := rec.Ended()[2*i:]
+		if len(spans) != 2 {
+			t.Fatalf("request %d: %d spans", i, len(spans))
+		}
+		for _, s := range spans {
+			if s.SpanContext().IsSampled() != sampled {
+				t.Errorf("request %d: %v span sampled %v, head decision %v", i, s.SpanKind(), s.SpanContext().IsSampled(), sampled)
+			}
+		}
 	}
 }

@@ -1,24 +1,60 @@
 package otelsetup
 
 import (
+	"context"
+
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/faultline-dev/faultline/sidecar/tracing"
 )
 
-// RecordAll wraps a head sampler so that every span is recorded: the spans
-// s samples stay sampled (their traceparent says so, and the app samples
-// them too), the ones it would drop are recorded but not sampled, so that
-// the EdgeProcessor can still export them once they turn out to be errors
-// or slow.
+// RecordAll wraps a head sampler for error-biased sampling with the
+// tracing Observer, which takes the head decision when a request begins
+// and makes its spans only when it ends, for the sampled and the kept
+// ones. The returned sampler:
+//
+//   - offers s to the Observer as its head policy (tracing.HeadSampler,
+//     found by tracing.New through tracing.OfferHeadSampler), so that the
+//     provider holds the one sampling setting;
+//   - records every span the Observer makes, sampled or not as its head
+//     decision was (tracing.HeadDecision): the app was told that decision,
+//     and a span made only because it is kept must still be recorded for
+//     the EdgeProcessor to export it;
+//   - records any other span, sampled as s decides: the ones s would drop
+//     are recorded but not sampled, and left to the EdgeProcessor.
 func RecordAll(s sdktrace.Sampler) sdktrace.Sampler { return recordAll{s} }
 
 type recordAll struct{ s sdktrace.Sampler }
 
 func (r recordAll) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	if tracing.OfferHeadSampler(p.ParentContext, r) {
+		return sdktrace.SamplingResult{Decision: sdktrace.Drop}
+	}
+	if sampled, ok := tracing.HeadDecision(p.ParentContext); ok {
+		res := sdktrace.SamplingResult{
+			Decision:   sdktrace.RecordOnly,
+			Tracestate: trace.SpanContextFromContext(p.ParentContext).TraceState(),
+		}
+		if sampled {
+			res.Decision = sdktrace.RecordAndSample
+		}
+		return res
+	}
 	res := r.s.ShouldSample(p)
 	if res.Decision == sdktrace.Drop {
 		res.Decision = sdktrace.RecordOnly
 	}
 	return res
+}
+
+// SampleHead is s's decision for a server span of traceID under parent;
+// the samplers FromEnv builds read neither the name nor the attributes,
+// which a head decision does not have yet. It does not allocate.
+func (r recordAll) SampleHead(parent context.Context, traceID trace.TraceID) bool {
+	return r.s.ShouldSample(sdktrace.SamplingParameters{
+		ParentContext: parent, TraceID: traceID, Kind: trace.SpanKindServer,
+	}).Decision == sdktrace.RecordAndSample
 }
 
 func (r recordAll) Description() string { return "RecordAll{" + r.s.Description() + "}" }
