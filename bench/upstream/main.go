@@ -1,12 +1,18 @@
 // Command upstream is the application stand-in for the load comparison in
-// bench/load: a small, fast net/http server on loopback that answers every
-// path with the same ~100-byte JSON body, and /openapi.json with a few route
-// templates so that faultline learns them as it would from a FastAPI app.
+// bench/load and the memory report in bench/memory: a small, fast net/http
+// server on loopback that answers every path with the same ~100-byte JSON
+// body, and /openapi.json with a few route templates so that faultline
+// learns them as it would from a FastAPI app.
 //
 // It prints "upstream listening on ADDR" on stdout once it accepts
 // connections, and stops on SIGINT or SIGTERM. POST /v1/traces (and
 // /v1/metrics, /v1/logs) answer like an OTLP/HTTP collector that drops
 // everything, for faultline variants that export spans.
+//
+// /status/CODE, and any path under it (/status/422/items/7), answers with
+// status CODE (200 to 599) and the same JSON body, whatever the method, so
+// that faultline sees failing responses to capture; 204 and 304 come without
+// a body. A CODE that is not a number from 200 to 599 answers 400.
 package main
 
 import (
@@ -20,6 +26,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -100,13 +107,41 @@ func serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	status := http.StatusOK
+	if rest, ok := strings.CutPrefix(r.URL.Path, "/status/"); ok {
+		code, _, _ := strings.Cut(rest, "/")
+		status, ok = parseStatus(code)
+		if !ok {
+			http.Error(w, "status: want /status/CODE with CODE from 200 to 599", http.StatusBadRequest)
+			return
+		}
+	}
 	// Setting the header map directly avoids canonicalising the keys on every
 	// request; the upstream must stay cheap next to the proxies it is measured with.
 	h := w.Header()
+	if status == http.StatusNoContent || status == http.StatusNotModified {
+		w.WriteHeader(status) // no body allowed
+		return
+	}
 	h["Content-Type"] = []string{"application/json"}
 	h["Content-Length"] = []string{n}
+	if status != http.StatusOK {
+		w.WriteHeader(status)
+	}
 	if r.Method == http.MethodHead {
 		return
 	}
 	_, _ = w.Write(b)
+}
+
+// parseStatus reads the CODE of /status/CODE: three digits from 200 to 599.
+func parseStatus(s string) (int, bool) {
+	if len(s) != 3 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 200 || n > 599 {
+		return 0, false
+	}
+	return n, true
 }
