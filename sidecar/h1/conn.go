@@ -2,6 +2,7 @@ package h1
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -197,7 +198,7 @@ func (c *conn) finish() {
 func (c *conn) waitRequest() bool {
 	if c.br.Buffered() > 0 {
 		// Pipelined: the next request is here already.
-		c.setReadDeadline(c.srv.ReadHeaderTimeout)
+		c.headDeadline()
 		return true
 	}
 	first := c.state.Load() == stateNew
@@ -222,9 +223,22 @@ func (c *conn) waitRequest() bool {
 	if err != nil {
 		return false
 	}
-	c.setReadDeadline(c.srv.ReadHeaderTimeout)
+	c.headDeadline()
 	return true
 }
+
+// headDeadline bounds the reading of a head that has begun to arrive by
+// ReadHeaderTimeout. A head that is whole in the buffer already (most
+// are: one read brings it) needs no more reads, and no deadline moved.
+func (c *conn) headDeadline() {
+	buf, _ := c.br.Peek(c.br.Buffered())
+	if bytes.Contains(buf, crlfcrlf) || bytes.Contains(buf, lflf) {
+		return
+	}
+	c.setReadDeadline(c.srv.ReadHeaderTimeout)
+}
+
+var crlfcrlf, lflf = []byte("\r\n\r\n"), []byte("\n\n")
 
 func (c *conn) setReadDeadline(d time.Duration) {
 	if d > 0 {
@@ -239,6 +253,11 @@ func (c *conn) setReadDeadline(d time.Duration) {
 func (c *conn) handle() (keep bool) {
 	w, r := &c.w, c.req
 	w.reset(r)
+	if c.body != nil {
+		// A body may take as long as it takes (net/http's default, with
+		// no ReadTimeout): the head's deadline must not cut an upload.
+		c.nc.SetReadDeadline(time.Time{})
+	}
 	if r.ContentLength == 0 && r.TransferEncoding == nil {
 		// No body to read: the connection is only read again for the next
 		// request, so it can be watched for the client going away.

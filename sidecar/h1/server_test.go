@@ -382,3 +382,34 @@ func FuzzRequestHead(f *testing.F) {
 		}
 	})
 }
+
+// TestSlowBodyOutlivesHeaderTimeout: ReadHeaderTimeout bounds the head
+// only; an upload may take longer (net/http's rule without ReadTimeout).
+func TestSlowBodyOutlivesHeaderTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Handler: echo, ReadHeaderTimeout: 100 * time.Millisecond}
+	go s.Serve(ln)
+	defer s.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\n")
+	for _, b := range "slow" {
+		time.Sleep(100 * time.Millisecond)
+		io.WriteString(c, string(b))
+	}
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(got), `body="slow"`) {
+		t.Errorf("got %q", got)
+	}
+}

@@ -168,7 +168,10 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, st *state) {
 	// body breaks, and the upstream connection must not leak then.
 	defer func() {
 		unwatch(ctx, c)
-		if reusable && ctx.Err() == nil && c.nc.SetReadDeadline(time.Time{}) == nil {
+		// The head's read deadline stays: the next exchange on c sets its
+		// own before reading, and closedByPeer takes a passed one for a
+		// dead connection, which costs a dial at worst.
+		if reusable && ctx.Err() == nil {
 			t.putIdle(c)
 		} else {
 			c.nc.Close()
