@@ -155,7 +155,9 @@ func (s *Server) closeIdle() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
-		if c.state.CompareAndSwap(stateIdle, stateClosed) {
+		// A new connection that has sent nothing for newGrace is idle too.
+		if c.state.CompareAndSwap(stateIdle, stateClosed) ||
+			time.Since(c.accepted) > newGrace && c.state.CompareAndSwap(stateNew, stateClosed) {
 			c.nc.Close()
 		}
 	}
