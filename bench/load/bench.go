@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/faultline-dev/faultline/bench/internal/gobuild"
 )
 
 // bench holds one comparison run: the servers it started and what it measured.
@@ -129,18 +130,18 @@ func (b *bench) prepare(ctx context.Context) error {
 		b.versions[tool] = toolVersion(ctx, tool, p, toolSpec[tool].versionArgs...)
 	}
 
-	root, err := moduleRoot(ctx)
+	root, err := gobuild.ModuleRoot(ctx)
 	if err != nil {
 		return err
 	}
 	bin := filepath.Join(tmp, "bin")
 	b.logf("building bench/upstream")
-	if err := goBuild(ctx, root, filepath.Join(bin, "upstream"), "./bench/upstream"); err != nil {
+	if err := gobuild.Build(ctx, root, filepath.Join(bin, "upstream"), "./bench/upstream"); err != nil {
 		return err
 	}
 	if kinds["httputil"] {
 		b.logf("building bench/httputilproxy")
-		if err := goBuild(ctx, root, filepath.Join(bin, "httputilproxy"), "./bench/httputilproxy"); err != nil {
+		if err := gobuild.Build(ctx, root, filepath.Join(bin, "httputilproxy"), "./bench/httputilproxy"); err != nil {
 			b.env.missing["httputil"] = err.Error()
 		}
 		b.env.tools["httputil"] = filepath.Join(bin, "httputilproxy")
@@ -154,7 +155,7 @@ func (b *bench) prepare(ctx context.Context) error {
 		} else {
 			b.logf("building ./cmd/faultline")
 			p := filepath.Join(bin, "faultline")
-			if err := goBuild(ctx, root, p, "./cmd/faultline"); err != nil {
+			if err := gobuild.Build(ctx, root, p, "./cmd/faultline"); err != nil {
 				b.env.missing["faultline"] = err.Error()
 			}
 			b.env.tools["faultline"] = p
@@ -336,35 +337,4 @@ func (b *bench) cleanup() {
 	if b.env.tmp != "" && !b.opts.keepTmp {
 		_ = os.RemoveAll(b.env.tmp)
 	}
-}
-
-// moduleRoot returns the directory of the faultline module's go.mod.
-func moduleRoot(ctx context.Context) (string, error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("run from inside the faultline module (go env GOMOD is empty)")
-	}
-	root := filepath.Dir(gomod)
-	if _, err := os.Stat(filepath.Join(root, "bench", "upstream")); err != nil {
-		return "", fmt.Errorf("module at %s has no bench/upstream: %w", root, err)
-	}
-	return root, nil
-}
-
-// goBuild builds pkg (relative to the module root) into out, for at most five minutes.
-func goBuild(ctx context.Context, root, out, pkg string) error {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
-	cmd.Dir = root
-	var buf bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &buf, &buf
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build %s: %w: %s", pkg, err, lastLines(buf.String(), 3))
-	}
-	return nil
 }

@@ -28,6 +28,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/faultline-dev/faultline/bench/internal/gobuild"
 )
 
 // goalMiB is the memory goal of the issue: every state at most 64 MiB.
@@ -208,13 +210,13 @@ func (e *env) prepare(ctx context.Context) error {
 	if e.opts.keepTmp {
 		e.logf("temp dir (kept): %s", tmp)
 	}
-	root, err := moduleRoot(ctx)
+	root, err := gobuild.ModuleRoot(ctx)
 	if err != nil {
 		return err
 	}
 	e.bin["upstream"] = filepath.Join(tmp, "bin", "upstream")
 	e.logf("building bench/upstream")
-	if err := goBuild(ctx, root, e.bin["upstream"], "./bench/upstream"); err != nil {
+	if err := gobuild.Build(ctx, root, e.bin["upstream"], "./bench/upstream"); err != nil {
 		return err
 	}
 	if p := e.opts.faultlineBin; p != "" {
@@ -225,7 +227,7 @@ func (e *env) prepare(ctx context.Context) error {
 	} else {
 		e.bin["faultline"] = filepath.Join(tmp, "bin", "faultline")
 		e.logf("building ./cmd/faultline")
-		if err := goBuild(ctx, root, e.bin["faultline"], "./cmd/faultline"); err != nil {
+		if err := gobuild.Build(ctx, root, e.bin["faultline"], "./cmd/faultline"); err != nil {
 			return err
 		}
 	}

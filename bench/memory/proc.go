@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -159,37 +158,6 @@ func countFDs(pid int) int {
 		return 0
 	}
 	return len(es)
-}
-
-// moduleRoot returns the directory of the faultline module's go.mod.
-func moduleRoot(ctx context.Context) (string, error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("run from inside the faultline module (go env GOMOD is empty)")
-	}
-	root := filepath.Dir(gomod)
-	if _, err := os.Stat(filepath.Join(root, "bench", "upstream")); err != nil {
-		return "", fmt.Errorf("module at %s has no bench/upstream: %w", root, err)
-	}
-	return root, nil
-}
-
-// goBuild builds pkg (relative to the module root) into out.
-func goBuild(ctx context.Context, root, out, pkg string) error {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
-	cmd.Dir = root
-	var buf bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &buf, &buf
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build %s: %w: %s", pkg, err, strings.TrimSpace(buf.String()))
-	}
-	return nil
 }
 
 // cleanEnv drops FAULTLINE_* and OTEL_* settings inherited from the shell,
