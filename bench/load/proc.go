@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/faultline-dev/faultline/bench/internal/procgroup"
 )
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/<pid>/stat. It is
@@ -72,18 +74,7 @@ func (s *server) exited() bool {
 }
 
 // stop ends the whole process group: SIGTERM, then SIGKILL after grace.
-func (s *server) stop(grace time.Duration) {
-	pg := s.pgid()
-	_ = syscall.Kill(-pg, syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(grace):
-	}
-	// Workers may outlive their leader for a moment; a group with no member
-	// left just answers ESRCH.
-	_ = syscall.Kill(-pg, syscall.SIGKILL)
-	<-s.done
-}
+func (s *server) stop(grace time.Duration) { procgroup.Stop(s.pgid(), s.done, grace) }
 
 // logTail returns the last lines of the server's output, for error messages.
 func (s *server) logTail() string {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/faultline-dev/faultline/bench/internal/procgroup"
 )
 
 // proc is a server the report started, in its own process group (so that a
@@ -51,16 +53,7 @@ func startProc(name string, argv, env []string, logPath string) (*proc, error) {
 func (p *proc) pid() int { return p.cmd.Process.Pid }
 
 // stop sends SIGTERM to the process group, then SIGKILL after grace.
-func (p *proc) stop(grace time.Duration) {
-	pg := p.pid()
-	_ = syscall.Kill(-pg, syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(grace):
-	}
-	_ = syscall.Kill(-pg, syscall.SIGKILL)
-	<-p.done
-}
+func (p *proc) stop(grace time.Duration) { procgroup.Stop(p.pid(), p.done, grace) }
 
 func (p *proc) log() string {
 	b, _ := os.ReadFile(p.logPath)

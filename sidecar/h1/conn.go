@@ -379,29 +379,19 @@ func (c *conn) backgroundRead() {
 }
 
 // stopWatch ends the watch, interrupting a background read in progress.
+// Once watchOn is false under wmu, a timer that fires late does nothing.
 func (c *conn) stopWatch() {
 	c.wmu.Lock()
 	on, running := c.watchOn, c.watching
 	c.watchOn, c.watching = false, false
 	c.wmu.Unlock()
-	if !on {
-		return
+	switch {
+	case running:
+		c.nc.SetReadDeadline(aLongTimeAgo)
+		<-c.watchDone
+	case on:
+		c.watch.Stop()
 	}
-	if !running {
-		if c.watch.Stop() {
-			return
-		}
-		// The timer fired: the read may be starting. Wait for it if so.
-		c.wmu.Lock()
-		running = c.watching
-		c.watching = false
-		c.wmu.Unlock()
-		if !running {
-			return
-		}
-	}
-	c.nc.SetReadDeadline(aLongTimeAgo)
-	<-c.watchDone
 }
 
 var aLongTimeAgo = time.Unix(1, 0)

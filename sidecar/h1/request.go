@@ -121,11 +121,14 @@ func (c *conn) parse() error {
 	}
 	// Host and Transfer-Encoding are the server's, as in net/http: they
 	// move out of the map into the request's fields.
-	hv := hdr["Host"]
-	hosts := len(hv)
-	if hosts > 0 {
+	switch hv := hdr["Host"]; {
+	case len(hv) > 1:
+		return badRequest("multiple Host headers")
+	case len(hv) == 1:
 		r.Host = hv[0]
 		delete(hdr, "Host")
+	case r.ProtoMinor >= 1:
+		return badRequest("missing required Host header")
 	}
 	var chunked, otherTE bool
 	if te, ok := hdr["Transfer-Encoding"]; ok {
@@ -140,18 +143,9 @@ func (c *conn) parse() error {
 			return badRequest("multiple Content-Length headers")
 		}
 	}
-	if conn := hdr["Connection"]; len(conn) > 0 {
-		r.Close = hasTokenIn(conn, "close")
-	}
-	keepAlive10 := r.ProtoMinor == 0 && !r.Close && hasTokenIn(hdr["Connection"], "keep-alive")
+	r.Close = HasToken(hdr["Connection"], "close")
+	keepAlive10 := r.ProtoMinor == 0 && !r.Close && HasToken(hdr["Connection"], "keep-alive")
 	r.Header = hdr
-
-	if hosts > 1 {
-		return badRequest("multiple Host headers")
-	}
-	if hosts == 0 && r.ProtoMinor >= 1 {
-		return badRequest("missing required Host header")
-	}
 	if r.URL.Host != "" {
 		// Absolute form: the target's authority wins (RFC 9112 section 3.2.2).
 		r.Host = r.URL.Host
@@ -164,13 +158,12 @@ func (c *conn) parse() error {
 	}
 
 	switch {
-	case chunked || otherTE:
-		if otherTE {
-			if !chunked {
-				return &headError{http.StatusNotImplemented, "unsupported transfer encoding"}
-			}
-			return badRequest("unsupported transfer encoding")
-		}
+	case otherTE && !chunked:
+		return &headError{http.StatusNotImplemented, "unsupported transfer encoding"}
+	case otherTE:
+		// chunked beside another coding, or twice: ambiguous framing.
+		return badRequest("unsupported transfer encoding")
+	case chunked:
 		if r.ProtoMinor == 0 {
 			// HTTP/1.0 has no chunked coding: such a request is a probe.
 			return badRequest("transfer encoding on HTTP/1.0")
@@ -190,8 +183,9 @@ func (c *conn) parse() error {
 			r.Trailer = declaredTrailers(v)
 		}
 	case lengths > 0:
+		// ParseUint takes no sign: "+1" is refused with the rest.
 		n, err := strconv.ParseUint(cl[0], 10, 63)
-		if err != nil || cl[0][0] == '+' {
+		if err != nil {
 			return badRequest("bad Content-Length")
 		}
 		r.ContentLength = int64(n)
@@ -314,9 +308,18 @@ func validValue(b []byte) bool {
 	return true
 }
 
-// hasToken reports whether the comma-separated list v has token,
-// case-insensitively.
-func hasToken[T string | []byte](v T, token string) bool {
+// HasToken reports whether any of the comma-separated lists vv (a field's
+// values, such as Connection's) has token, case-insensitively.
+func HasToken(vv []string, token string) bool {
+	for _, v := range vv {
+		if hasToken(v, token) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasToken(v, token string) bool {
 	for len(v) > 0 {
 		i := 0
 		for i < len(v) && v[i] != ',' {
@@ -333,7 +336,7 @@ func hasToken[T string | []byte](v T, token string) bool {
 		for len(item) > 0 && (item[len(item)-1] == ' ' || item[len(item)-1] == '\t') {
 			item = item[:len(item)-1]
 		}
-		if len(item) == len(token) && strings.EqualFold(string(item), token) {
+		if len(item) == len(token) && strings.EqualFold(item, token) {
 			return true
 		}
 	}

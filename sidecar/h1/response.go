@@ -130,7 +130,7 @@ func (w *response) writeHead(done bool) {
 		delete(h, "Content-Length")
 		w.closeAfter = true
 	}
-	if w.req.Close || w.c.srv.shutdown.Load() || hasTokenIn(h["Connection"], "close") {
+	if w.req.Close || w.c.srv.shutdown.Load() || HasToken(h["Connection"], "close") {
 		w.closeAfter = true
 	}
 	w.writeStatusLine(code)
@@ -341,15 +341,6 @@ func (w *response) writeTrailers() {
 
 func bodyAllowedForStatus(code int) bool {
 	return !(code >= 100 && code <= 199 || code == http.StatusNoContent || code == http.StatusNotModified)
-}
-
-func hasTokenIn(vv []string, token string) bool {
-	for _, v := range vv {
-		if hasToken(v, token) {
-			return true
-		}
-	}
-	return false
 }
 
 // statusLines are the status lines of the registered codes, made once.

@@ -109,11 +109,11 @@ func fastEligible(r *http.Request) bool {
 // retryable reports whether r may be sent again after its connection
 // failed before any answer: it has no body to replay and its method is
 // idempotent (RFC 9110 section 9.2.2).
-func retryable(r *http.Request) bool {
-	if r.Body != nil {
-		return false
-	}
-	switch r.Method {
+func retryable(r *http.Request) bool { return r.Body == nil && idempotent(r.Method) }
+
+// idempotent reports whether a request with method may be repeated.
+func idempotent(method string) bool {
+	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
 		return true
 	}
@@ -268,7 +268,7 @@ func (t *FastTransport) exchange(ctx context.Context, c *fastConn, r *http.Reque
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		stop()
-		return nil, errors.New("proxy: upstream switched protocols unasked")
+		return nil, errSwitched
 	}
 	c.lim.n = -1
 	// From here the deadline bounds the time between two reads of the

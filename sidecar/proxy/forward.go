@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faultline-dev/faultline/sidecar/exchange"
 	"github.com/faultline-dev/faultline/sidecar/h1"
 	"github.com/faultline-dev/faultline/sidecar/metricnames"
 )
@@ -199,14 +198,6 @@ func unwatch(ctx context.Context, c *fastConn) {
 	h1.Interrupt(ctx, nil)
 }
 
-func idempotent(method string) bool {
-	switch method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
-		return true
-	}
-	return false
-}
-
 // exchangeHead writes the request on c and reads the response head into
 // st.resp.
 func (h *Handler) exchangeHead(c *fastConn, r *http.Request, st *state) error {
@@ -263,7 +254,7 @@ func (h *Handler) writeHead(bw *bufio.Writer, r *http.Request, st *state) {
 	bw.WriteString("\r\n")
 	connection := r.Header["Connection"]
 	for k, vv := range r.Header {
-		if isHop(k) || st.extra[k] != nil || namedIn(connection, k) {
+		if isHop(k) || st.extra[k] != nil || h1.HasToken(connection, k) {
 			continue
 		}
 		switch k {
@@ -291,7 +282,7 @@ func (h *Handler) writeHead(bw *bufio.Writer, r *http.Request, st *state) {
 	} else {
 		bw.WriteString("\r\nX-Forwarded-Proto: http\r\n")
 	}
-	if httpHeaderHasToken(r.Header, "Te", "trailers") {
+	if h1.HasToken(r.Header["Te"], "trailers") {
 		bw.WriteString("Te: trailers\r\n")
 	}
 	switch {
@@ -323,26 +314,6 @@ func writeField(bw *bufio.Writer, k string, vv []string) {
 		bw.WriteString(v)
 		bw.WriteString("\r\n")
 	}
-}
-
-// isHop reports whether k is a hop-by-hop field (see hopHeaders).
-func isHop(k string) bool {
-	switch k {
-	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
-		return true
-	}
-	return false
-}
-
-// namedIn reports whether the Connection values name field k.
-func namedIn(connection []string, k string) bool {
-	for _, v := range connection {
-		if hasTokenFold(v, k) {
-			return true
-		}
-	}
-	return false
 }
 
 // writeBody copies the request body (its length known and small) to bw,
@@ -423,9 +394,9 @@ func (h *Handler) readResponseHead(c *fastConn, r *http.Request, st *state) erro
 	}
 	hdr := resp.hdr
 	if v := hdr["Connection"]; len(v) > 0 {
-		if namedIn(v, "close") {
+		if h1.HasToken(v, "close") {
 			resp.keepAlive = false
-		} else if namedIn(v, "keep-alive") {
+		} else if h1.HasToken(v, "keep-alive") {
 			resp.keepAlive = true
 		}
 	}
@@ -435,7 +406,7 @@ func (h *Handler) readResponseHead(c *fastConn, r *http.Request, st *state) erro
 		resp.length = 0
 	case len(te) > 0:
 		// Chunked last, or the body ends with the connection.
-		resp.chunked = hasTokenFold(te[len(te)-1], "chunked")
+		resp.chunked = h1.HasToken(te[len(te)-1:], "chunked")
 		delete(hdr, "Content-Length")
 	case len(cl) > 0:
 		for _, v := range cl[1:] {
@@ -444,7 +415,7 @@ func (h *Handler) readResponseHead(c *fastConn, r *http.Request, st *state) erro
 			}
 		}
 		n, err := strconv.ParseUint(cl[0], 10, 63)
-		if err != nil || cl[0][0] == '+' {
+		if err != nil {
 			return errors.New("proxy: upstream sent a bad Content-Length")
 		}
 		resp.length = int64(n)
@@ -493,7 +464,7 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, c *fa
 	dst := w.Header()
 	connection := resp.hdr["Connection"]
 	for k, vv := range resp.hdr {
-		if isHop(k) || namedIn(connection, k) {
+		if isHop(k) || h1.HasToken(connection, k) {
 			continue
 		}
 		if prior, ok := dst[k]; ok {
@@ -506,8 +477,9 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, c *fa
 		dst[h.opts.TraceIDHeader] = traceValue(st, x.TraceID)
 	}
 	if tr := resp.hdr["Trailer"]; len(tr) > 0 && resp.chunked {
-		// Read again by the server after the handler returned, when this
-		// state may serve another exchange: a copy of its own.
+		// Read again by the server after the handler returned (to write
+		// the trailers), when this state may serve another exchange: a
+		// copy of its own.
 		dst["Trailer"] = cloneStrings(tr)
 	}
 	x.ResponseHeader = dst
@@ -529,13 +501,6 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, c *fa
 	for k, vv := range resp.trailer {
 		dst[http.TrailerPrefix+k] = vv
 	}
-	// Send what the server still buffers while the header values it may
-	// read (views of this state) are valid: net/http writes a small
-	// response's head only after the handler returned.
-	if err := http.NewResponseController(w).Flush(); err != nil {
-		x.Status = exchange.StatusClientClosed
-		return false
-	}
 	return st.body.eof && resp.keepAlive && resp.code < 500
 }
 
@@ -552,9 +517,4 @@ func cloneStrings(vv []string) []string {
 func traceValue(st *state, id string) []string {
 	st.traceVal[0] = id
 	return st.traceVal[:1:1]
-}
-
-func isEventStream(h http.Header) bool {
-	ct := h["Content-Type"]
-	return len(ct) > 0 && len(ct[0]) >= len("text/event-stream") && ct[0][:len("text/event-stream")] == "text/event-stream"
 }

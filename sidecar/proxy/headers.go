@@ -5,20 +5,20 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
+
+	"github.com/faultline-dev/faultline/sidecar/h1"
 )
 
-// hopHeaders are meaningful for one connection only and are not forwarded
-// (RFC 9110 section 7.6.1), as in httputil.ReverseProxy.
-var hopHeaders = []string{
-	"Connection",
-	"Proxy-Connection",
-	"Keep-Alive",
-	"Proxy-Authenticate",
-	"Proxy-Authorization",
-	"Te",
-	"Trailer",
-	"Transfer-Encoding",
-	"Upgrade",
+// isHop reports whether k is a hop-by-hop field: meaningful for one
+// connection only and not forwarded (RFC 9110 section 7.6.1), as in
+// httputil.ReverseProxy.
+func isHop(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
 }
 
 // removeHopHeaders deletes the hop-by-hop headers and any header named in
@@ -31,9 +31,9 @@ func removeHopHeaders(h http.Header) {
 			}
 		}
 	}
-	for _, name := range hopHeaders {
-		if _, ok := h[name]; ok {
-			delete(h, name)
+	for k := range h {
+		if isHop(k) {
+			delete(h, k)
 		}
 	}
 }
@@ -125,27 +125,5 @@ var (
 )
 
 func isUpgrade(h http.Header) bool {
-	return httpHeaderHasToken(h, "Connection", "upgrade") && h.Get("Upgrade") != ""
-}
-
-// httpHeaderHasToken reports whether the comma-separated header name
-// contains token, case-insensitively.
-func httpHeaderHasToken(h http.Header, name, token string) bool {
-	for _, v := range h[name] {
-		if hasTokenFold(v, token) {
-			return true
-		}
-	}
-	return false
-}
-
-// hasTokenFold reports whether the comma-separated list v has token,
-// case-insensitively.
-func hasTokenFold(v, token string) bool {
-	for t := range strings.SplitSeq(v, ",") {
-		if strings.EqualFold(textproto.TrimString(t), token) {
-			return true
-		}
-	}
-	return false
+	return h1.HasToken(h["Connection"], "upgrade") && h.Get("Upgrade") != ""
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/sidecar/exchange"
+	"github.com/faultline-dev/faultline/sidecar/h1"
 	"github.com/faultline-dev/faultline/sidecar/metricnames"
 )
 
@@ -157,6 +158,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if st.tap != nil {
 			st.tap.seal()
 		}
+		h.flush(w, x)
 		x.Duration = h.now().Sub(x.Start)
 		h.opts.Observer.End(x)
 		x.Reset()
@@ -226,7 +228,7 @@ func (h *Handler) outbound(r *http.Request, st *state) *http.Request {
 		out.Header.Set("Upgrade", r.Header.Get("Upgrade"))
 	}
 	// Trailers are end-to-end; "TE: trailers" must reach gRPC-style apps.
-	if httpHeaderHasToken(r.Header, "Te", "trailers") {
+	if h1.HasToken(r.Header["Te"], "trailers") {
 		out.Header.Set("Te", "trailers")
 	}
 	setForwarded(out.Header, r)
@@ -269,9 +271,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, st *state, res
 	removeHopHeaders(resp.Header)
 	copyHeader(dst, resp.Header)
 	if x.TraceID != "" {
-		// A copy: net/http may write the head after ServeHTTP returned,
-		// when x is reused.
-		dst.Set(h.opts.TraceIDHeader, strings.Clone(x.TraceID))
+		dst.Set(h.opts.TraceIDHeader, x.TraceID)
 	}
 	announceTrailers(dst, resp.Trailer)
 	x.ResponseHeader = dst
@@ -286,6 +286,30 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, st *state, res
 	}
 	if h.relayBody(w, r, st, resp.Body, flush) {
 		copyTrailers(dst, resp.Trailer)
+	}
+}
+
+// flush sends what the server still buffers of the response before the
+// exchange ends. net/http writes a small response's head only after the
+// handler returned, and its values (X-Trace-Id, the forward path's
+// headers) are views of x and of the pooled state, valid until then. A
+// client that went away, or a protocol switch, gets nothing more; a
+// success whose last bytes cannot be sent is the client's going away.
+func (h *Handler) flush(w http.ResponseWriter, x *exchange.Exchange) {
+	if x.Upgraded || x.Status == exchange.StatusClientClosed {
+		return
+	}
+	// Asserted rather than through http.ResponseController, which would
+	// allocate here on every request.
+	var err error
+	switch f := w.(type) {
+	case interface{ FlushError() error }:
+		err = f.FlushError()
+	case http.Flusher:
+		f.Flush()
+	}
+	if err != nil && x.Err == nil {
+		x.Err, x.Status = err, exchange.StatusClientClosed
 	}
 }
 
@@ -419,7 +443,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, st *state, err er
 	h.log.Warn("upstream request failed", "route", x.Route, "status", status, "err", err)
 	hdr := w.Header()
 	if x.TraceID != "" {
-		hdr.Set(h.opts.TraceIDHeader, strings.Clone(x.TraceID)) // see respond
+		hdr.Set(h.opts.TraceIDHeader, x.TraceID)
 	}
 	hdr.Set("Content-Type", "text/plain; charset=utf-8")
 	hdr.Set("X-Content-Type-Options", "nosniff")
@@ -445,11 +469,12 @@ func isTimeout(err error) bool {
 // streaming reports whether the response should be flushed as it arrives:
 // server-sent events, and bodies of unknown length (chunked).
 func streaming(resp *http.Response) bool {
-	if resp.ContentLength == -1 {
-		return true
-	}
-	ct := resp.Header.Get("Content-Type")
-	return strings.HasPrefix(ct, "text/event-stream")
+	return resp.ContentLength == -1 || isEventStream(resp.Header)
+}
+
+// isEventStream reports whether h is the head of server-sent events.
+func isEventStream(h http.Header) bool {
+	return strings.HasPrefix(h.Get("Content-Type"), "text/event-stream")
 }
 
 // bodyTap counts the request body as the transport reads it and records its
