@@ -3,12 +3,16 @@ package server
 import (
 	"context"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/faultline-dev/faultline/internal/testkit"
 	"github.com/faultline-dev/faultline/sidecar/config"
@@ -23,30 +27,59 @@ import (
 // allocate nothing per request, so allocs/op is the sidecar's.
 func BenchmarkLoopback(b *testing.B) {
 	for _, bc := range []struct {
-		name string
-		// ratio is the head sampling ratio; negative means tracing off.
-		ratio     float64
+		name      string
+		tracing   func(b *testing.B) trace.TracerProvider // nil: off
 		accessLog string
 	}{
-		{"default", -1, "off"},
-		{"tracing-10pct", 0.1, "off"},
-		{"tracing-100pct", 1, "off"},
-		{"access-log", -1, "json"},
+		{"default", nil, "off"},
+		{"tracing-10pct", sdkProvider(0.1), "off"},
+		{"tracing-10pct-otlp", otlpProvider(0.1), "off"},
+		{"tracing-100pct", sdkProvider(1), "off"},
+		{"access-log", nil, "json"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			deps := Deps{AccessLog: io.Discard}
-			if bc.ratio >= 0 {
-				// The production pipeline (sampler, edge processor) with
-				// an exporter that keeps nothing.
-				tp := sdktrace.NewTracerProvider(
-					sdktrace.WithSampler(otelsetup.RecordAll(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(bc.ratio)))),
-					sdktrace.WithIDGenerator(tracing.IDGenerator()),
-					sdktrace.WithSpanProcessor(otelsetup.NewEdgeProcessor(tracetest.NewNoopExporter(), otelsetup.ProcessorOptions{})))
-				defer tp.Shutdown(context.Background())
-				deps.TracerProvider = tp
+			if bc.tracing != nil {
+				deps.TracerProvider = bc.tracing(b)
 			}
 			loopback(b, deps, "--access-log", bc.accessLog)
 		})
+	}
+}
+
+// sdkProvider is the production pipeline (sampler, id generator, edge
+// processor) with an exporter that keeps nothing: the cost of the spans.
+func sdkProvider(ratio float64) func(b *testing.B) trace.TracerProvider {
+	return func(b *testing.B) trace.TracerProvider {
+		tp := sdktrace.NewTracerProvider(
+			sdktrace.WithSampler(otelsetup.RecordAll(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio)))),
+			sdktrace.WithIDGenerator(tracing.IDGenerator()),
+			sdktrace.WithSpanProcessor(otelsetup.NewEdgeProcessor(tracetest.NewNoopExporter(), otelsetup.ProcessorOptions{})))
+		b.Cleanup(func() { tp.Shutdown(context.Background()) })
+		return tp
+	}
+}
+
+// otlpProvider is the provider faultline run builds from the environment,
+// exporting OTLP/HTTP to a collector that discards: the spans and their
+// encoding and sending.
+func otlpProvider(ratio float64) func(b *testing.B) trace.TracerProvider {
+	return func(b *testing.B) trace.TracerProvider {
+		sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/x-protobuf")
+		}))
+		b.Cleanup(sink.Close)
+		env := map[string]string{
+			"OTEL_EXPORTER_OTLP_ENDPOINT": sink.URL, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+			"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": strconv.FormatFloat(ratio, 'g', -1, 64),
+		}
+		tp, shutdown, err := otelsetup.FromEnv(context.Background(), func(k string) string { return env[k] }, otelsetup.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { shutdown(context.Background()) })
+		return tp
 	}
 }
 
