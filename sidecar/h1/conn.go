@@ -76,6 +76,13 @@ type conn struct {
 	watchOn   bool // armed for the current request
 	watching  bool // the background read is running
 	watchDone chan struct{}
+	// readDeadline and writeDeadline are the connection's deadlines as
+	// this package last set them (zero: none), so that a keep-alive
+	// connection moves them only when needed; setting one costs a timer
+	// update in the runtime. Only the connection's goroutine (and the
+	// handler, on it) touches them.
+	readDeadline, writeDeadline time.Time
+
 	// interrupt is the upstream connection of the request in progress,
 	// whose deadline abort moves to the past (see Interrupt).
 	interrupt net.Conn
@@ -210,12 +217,22 @@ func (c *conn) waitRequest() bool {
 	}
 	// A new connection gets ReadHeaderTimeout for its first request, as
 	// in net/http: a client that connects and says nothing is cut off as
-	// soon as one that trickles its head.
+	// soon as one that trickles its head. Between requests the idle
+	// deadline is moved on only once less than half of it is left, so an
+	// idle connection is closed after between IdleTimeout/2 and
+	// IdleTimeout of silence.
 	idle := c.srv.IdleTimeout
 	if idle <= 0 || first {
 		idle = c.srv.ReadHeaderTimeout
 	}
-	c.setReadDeadline(idle)
+	now := time.Now()
+	switch left := c.readDeadline.Sub(now); {
+	case idle <= 0:
+		c.setReadDeadline(time.Time{})
+	case first || left < idle/2 || left > idle:
+		// Also when the deadline in place is a longer one (the head's).
+		c.setReadDeadline(now.Add(idle))
+	}
 	_, err := c.br.Peek(1)
 	if !c.state.CompareAndSwap(stateIdle, stateActive) && !c.state.CompareAndSwap(stateNew, stateActive) {
 		return false
@@ -235,17 +252,21 @@ func (c *conn) headDeadline() {
 	if bytes.Contains(buf, crlfcrlf) || bytes.Contains(buf, lflf) {
 		return
 	}
-	c.setReadDeadline(c.srv.ReadHeaderTimeout)
+	if d := c.srv.ReadHeaderTimeout; d > 0 {
+		c.setReadDeadline(time.Now().Add(d))
+	}
 }
 
 var crlfcrlf, lflf = []byte("\r\n\r\n"), []byte("\n\n")
 
-func (c *conn) setReadDeadline(d time.Duration) {
-	if d > 0 {
-		c.nc.SetReadDeadline(time.Now().Add(d))
-	} else {
-		c.nc.SetReadDeadline(time.Time{})
+// setReadDeadline sets the connection's read deadline unless it is set
+// to t already.
+func (c *conn) setReadDeadline(t time.Time) {
+	if t.Equal(c.readDeadline) {
+		return
 	}
+	c.readDeadline = t
+	c.nc.SetReadDeadline(t)
 }
 
 // handle runs the handler for the request read, completes the response
@@ -256,7 +277,7 @@ func (c *conn) handle() (keep bool) {
 	if c.body != nil {
 		// A body may take as long as it takes (net/http's default, with
 		// no ReadTimeout): the head's deadline must not cut an upload.
-		c.nc.SetReadDeadline(time.Time{})
+		c.setReadDeadline(time.Time{})
 	}
 	if r.ContentLength == 0 && r.TransferEncoding == nil {
 		// No body to read: the connection is only read again for the next
@@ -387,7 +408,7 @@ func (c *conn) stopWatch() {
 	c.wmu.Unlock()
 	switch {
 	case running:
-		c.nc.SetReadDeadline(aLongTimeAgo)
+		c.setReadDeadline(aLongTimeAgo)
 		<-c.watchDone
 	case on:
 		c.watch.Stop()

@@ -180,7 +180,7 @@ func (w *response) writeFields() {
 		for _, v := range vv {
 			bw.WriteString(k)
 			bw.WriteString(": ")
-			if strings.ContainsAny(v, "\r\n") {
+			if strings.IndexByte(v, '\r') >= 0 || strings.IndexByte(v, '\n') >= 0 {
 				v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
 			}
 			bw.WriteString(v)
@@ -264,10 +264,22 @@ func (w *response) FlushError() error {
 func (w *response) Flush() { _ = w.FlushError() }
 
 // SetWriteDeadline bounds the writes to the client.
-func (w *response) SetWriteDeadline(t time.Time) error { return w.c.nc.SetWriteDeadline(t) }
+func (w *response) SetWriteDeadline(t time.Time) error {
+	w.c.writeDeadline = t
+	return w.c.nc.SetWriteDeadline(t)
+}
+
+// WriteDeadline is the connection's write deadline as last set, zero for
+// none. It outlives the request: a handler that keeps a deadline far
+// enough ahead (the proxy's armWrite) need not set it on every request of
+// a keep-alive connection.
+func (w *response) WriteDeadline() time.Time { return w.c.writeDeadline }
 
 // SetReadDeadline bounds the reads of the request body.
-func (w *response) SetReadDeadline(t time.Time) error { return w.c.nc.SetReadDeadline(t) }
+func (w *response) SetReadDeadline(t time.Time) error {
+	w.c.readDeadline = t
+	return w.c.nc.SetReadDeadline(t)
+}
 
 var errHijackedTwice = errors.New("h1: connection already hijacked")
 
@@ -315,7 +327,7 @@ func (w *response) writeTrailers() {
 	bw := w.c.bw
 	write := func(k string, vv []string) {
 		for _, v := range vv {
-			if strings.ContainsAny(v, "\r\n") {
+			if strings.IndexByte(v, '\r') >= 0 || strings.IndexByte(v, '\n') >= 0 {
 				continue
 			}
 			bw.WriteString(k)

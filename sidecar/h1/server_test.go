@@ -413,3 +413,33 @@ func TestSlowBodyOutlivesHeaderTimeout(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// TestIdleTimeout: a keep-alive connection that stays silent is closed
+// (after between IdleTimeout/2 and IdleTimeout), also when its deadline
+// was left in place by the requests before.
+func TestIdleTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Handler: okHandler, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 300 * time.Millisecond}
+	go s.Serve(ln)
+	defer s.Close()
+	c, err := testkit.DialRaw(ln.Addr().String(), "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for range 3 {
+		if code, err := c.Do(); err != nil || code != 200 {
+			t.Fatalf("%d %v", code, err)
+		}
+	}
+	if _, err := c.Do(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	if _, err := c.Do(); err == nil {
+		t.Error("a request after a second of silence was answered; IdleTimeout is 300ms")
+	}
+}

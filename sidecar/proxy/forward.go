@@ -58,14 +58,11 @@ func (b *rawBody) Read(p []byte) (int, error) {
 	if b.eof {
 		return 0, io.EOF
 	}
-	if d := b.t.ResponseHeaderTimeout; time.Until(b.deadline) < d/2 {
-		b.deadline = time.Now().Add(d)
-		b.c.nc.SetReadDeadline(b.deadline)
-	}
 	var n int
 	var err error
 	switch {
 	case b.chunks != nil:
+		b.keepDeadline()
 		n, err = b.chunks.Read(p)
 		if err == io.EOF {
 			b.resp.trailer, err = h1.ReadTrailer(b.c.br, maxResponseHead)
@@ -81,6 +78,7 @@ func (b *rawBody) Read(p []byte) (int, error) {
 		if int64(len(p)) > b.left {
 			p = p[:b.left]
 		}
+		b.keepDeadline()
 		n, err = b.c.br.Read(p)
 		b.left -= int64(n)
 		if b.left == 0 {
@@ -89,12 +87,27 @@ func (b *rawBody) Read(p []byte) (int, error) {
 			err = io.ErrUnexpectedEOF
 		}
 	default:
+		b.keepDeadline()
 		n, err = b.c.br.Read(p)
 	}
 	if err == io.EOF {
 		b.eof = true
 	}
 	return n, err
+}
+
+// keepDeadline moves the read deadline on before a read, once half of it
+// has passed (to spare the timer): a body that stalls fails after
+// ResponseHeaderTimeout without progress.
+func (b *rawBody) keepDeadline() {
+	if b.c.br.Buffered() > 0 {
+		// The read will not wait.
+		return
+	}
+	if d := b.t.ResponseHeaderTimeout; time.Until(b.deadline) < d/2 {
+		b.deadline = time.Now().Add(d)
+		b.c.nc.SetReadDeadline(b.deadline)
+	}
 }
 
 // forwardable reports whether r takes the forward path.
@@ -122,7 +135,9 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, st *state) {
 	x := &st.x
 	t := h.fast
 	ctx := x.Context
-	clear(st.extra)
+	if len(st.extra) > 0 {
+		clear(st.extra)
+	}
 	if h.opts.Decorate != nil {
 		h.opts.Decorate(x, st.extra)
 	}

@@ -144,8 +144,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.opts.Observer.Begin(x)
 	// A previous request on this keep-alive connection left its write
 	// deadline (net/http resets it only with Server.WriteTimeout); a
-	// "100 Continue" may be written before the response.
-	h.armWrite(w, st)
+	// "100 Continue" may be written before the response. h1 says what it
+	// is, so that it moves only when less than half is left.
+	if wd, ok := w.(interface{ WriteDeadline() time.Time }); ok {
+		st.writeDeadline = wd.WriteDeadline()
+	}
+	h.armWriteAt(w, st, x.Start)
 	if len(r.TransferEncoding) > 0 {
 		// Content-Length may have come with Transfer-Encoding (net/http
 		// drops it before the handler sees it): RFC 9112 section 6.1 asks
@@ -245,10 +249,11 @@ func (h *Handler) outbound(r *http.Request, st *state) *http.Request {
 // hasCredentials reports whether r carries an Authorization header or one
 // of the configured auth cookies.
 func (h *Handler) hasCredentials(r *http.Request) bool {
-	if r.Header.Get("Authorization") != "" {
+	// Indexed, not Get: the keys are canonical, and Get canonicalizes.
+	if a := r.Header["Authorization"]; len(a) > 0 && a[0] != "" {
 		return true
 	}
-	if len(h.opts.AuthCookies) == 0 || r.Header.Get("Cookie") == "" {
+	if len(h.opts.AuthCookies) == 0 || len(r.Header["Cookie"]) == 0 {
 		return false
 	}
 	for _, name := range h.opts.AuthCookies {
@@ -386,11 +391,16 @@ func (e *clientWriteError) Unwrap() error { return e.err }
 // now: it moves the deadline on to WriteTimeout from now only when less
 // than half of it is left, so most requests set it once.
 func (h *Handler) armWrite(w http.ResponseWriter, st *state) {
+	if h.opts.WriteTimeout > 0 {
+		h.armWriteAt(w, st, h.now())
+	}
+}
+
+func (h *Handler) armWriteAt(w http.ResponseWriter, st *state, now time.Time) {
 	d := h.opts.WriteTimeout
 	if d <= 0 {
 		return
 	}
-	now := h.now()
 	if !st.writeDeadline.IsZero() && st.writeDeadline.Sub(now) >= d/2 {
 		return
 	}
@@ -474,7 +484,8 @@ func streaming(resp *http.Response) bool {
 
 // isEventStream reports whether h is the head of server-sent events.
 func isEventStream(h http.Header) bool {
-	return strings.HasPrefix(h.Get("Content-Type"), "text/event-stream")
+	ct := h["Content-Type"]
+	return len(ct) > 0 && strings.HasPrefix(ct[0], "text/event-stream")
 }
 
 // bodyTap counts the request body as the transport reads it and records its
