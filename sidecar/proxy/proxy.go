@@ -162,9 +162,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if st.tap != nil {
 			st.tap.seal()
 		}
-		h.flush(w, x)
 		x.Duration = h.now().Sub(x.Start)
 		h.opts.Observer.End(x)
+		h.flush(w, x)
 		x.Reset()
 		st.tap = nil
 		st.writeDeadline = time.Time{}
@@ -294,27 +294,24 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, st *state, res
 	}
 }
 
-// flush sends what the server still buffers of the response before the
-// exchange ends. net/http writes a small response's head only after the
-// handler returned, and its values (X-Trace-Id, the forward path's
-// headers) are views of x and of the pooled state, valid until then. A
-// client that went away, or a protocol switch, gets nothing more; a
-// success whose last bytes cannot be sent is the client's going away.
+// flush sends what the server still buffers of the response, after the
+// observers' End (so that a client that has its answer finds it counted)
+// and before the exchange is reset. net/http writes a small response's
+// head only after the handler returned, and its values (X-Trace-Id, the
+// forward path's headers) are views of x and of the pooled state, valid
+// until the reset. A client that went away, or a protocol switch, gets
+// nothing more; a failed flush is the server's to notice.
 func (h *Handler) flush(w http.ResponseWriter, x *exchange.Exchange) {
 	if x.Upgraded || x.Status == exchange.StatusClientClosed {
 		return
 	}
 	// Asserted rather than through http.ResponseController, which would
 	// allocate here on every request.
-	var err error
 	switch f := w.(type) {
 	case interface{ FlushError() error }:
-		err = f.FlushError()
+		_ = f.FlushError()
 	case http.Flusher:
 		f.Flush()
-	}
-	if err != nil && x.Err == nil {
-		x.Err, x.Status = err, exchange.StatusClientClosed
 	}
 }
 
