@@ -45,7 +45,7 @@ func serve(ctx context.Context, cfg *config.Config, stdio Stdio, started func(*s
 	if err != nil {
 		return err
 	}
-	tp, shutdownTracing, err := otelsetup.FromEnv(ctx, os.Getenv, otelsetup.Options{
+	exp, shutdownTracing, err := otelsetup.FromEnv(ctx, os.Getenv, otelsetup.Options{
 		ServiceVersion: buildinfo.Get().Version, OnDropped: onDropped, Logger: log,
 	})
 	if err != nil {
@@ -56,10 +56,10 @@ func serve(ctx context.Context, cfg *config.Config, stdio Stdio, started func(*s
 		return asUsage(err)
 	}
 	deps := server.Deps{AccessLog: stdio.Out, Logger: log, Registry: reg, Propagator: prop}
-	if tp != nil {
-		// Only a non-nil provider may go into the interface: a nil
-		// *TracerProvider in it would not be a nil interface.
-		deps.TracerProvider = tp
+	if exp != nil {
+		// Only a non-nil exporter may go into the interface: a nil
+		// *Exporter in it would not be a nil interface.
+		deps.Tracing = exp
 		log.Info("tracing on")
 	}
 	sc, err := server.Start(cfg, deps)

@@ -7,9 +7,11 @@
 package metrics
 
 import (
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,6 +61,36 @@ type series struct {
 	duration     prometheus.Observer
 	requestSize  prometheus.Observer
 	responseSize prometheus.Observer
+	// exemplarAt is when each duration bucket (the classic ones, and
+	// +Inf) last took an exemplar, in Unix nanoseconds.
+	exemplarAt []atomic.Int64
+}
+
+// ExemplarInterval is the least time between two exemplars of one bucket
+// of one duration series. A scrape shows the last exemplar of each
+// classic bucket, and a handful of recent ones for the native histogram,
+// so more than one a second per bucket is never seen; each costs the
+// client library seven allocations, which at full sampling were all the
+// allocations of a proxied request. A bucket that no request reached in
+// the last second takes the next one's, so rare latencies (the slow
+// bucket, a new error series) still get theirs at once.
+const ExemplarInterval = time.Second
+
+// endTime is when x ended, in Unix nanoseconds, without reading the clock
+// again when the engine timed it.
+func endTime(x *exchange.Exchange) int64 {
+	if x.Start.IsZero() {
+		return time.Now().UnixNano()
+	}
+	return x.Start.Add(x.Duration).UnixNano()
+}
+
+// exemplarDue reports whether the bucket of secs may take an exemplar at
+// now (Unix nanoseconds), and if so claims it.
+func (s *series) exemplarDue(secs float64, now int64) bool {
+	at := &s.exemplarAt[sort.SearchFloat64s(mn.DurationBuckets, secs)]
+	last := at.Load()
+	return now-last >= int64(ExemplarInterval) && at.CompareAndSwap(last, now)
 }
 
 // New registers the metric families on reg and returns the observer.
@@ -147,13 +179,10 @@ func (m *Metrics) End(x *exchange.Exchange) {
 	s := m.series(method, x.Route, x.Status)
 	s.requests.Inc()
 	secs := x.Duration.Seconds()
-	if x.TraceID != "" && x.Sampled {
-		if eo, ok := s.duration.(prometheus.ExemplarObserver); ok {
-			// The exemplar outlives the exchange, whose strings do not.
-			eo.ObserveWithExemplar(secs, prometheus.Labels{"trace_id": strings.Clone(x.TraceID)})
-		} else {
-			s.duration.Observe(secs)
-		}
+	eo, ok := s.duration.(prometheus.ExemplarObserver)
+	if ok && x.TraceID != "" && x.Sampled && s.exemplarDue(secs, endTime(x)) {
+		// The exemplar outlives the exchange, whose strings do not.
+		eo.ObserveWithExemplar(secs, prometheus.Labels{"trace_id": strings.Clone(x.TraceID)})
 	} else {
 		s.duration.Observe(secs)
 	}
@@ -215,6 +244,7 @@ func (m *Metrics) series(method, route string, code int) *series {
 		duration:     m.duration.WithLabelValues(method, route, c),
 		requestSize:  m.requestSize.WithLabelValues(method, route),
 		responseSize: m.responseSize.WithLabelValues(method, route),
+		exemplarAt:   make([]atomic.Int64, len(mn.DurationBuckets)+1),
 	}
 	m.seriesByLabel[k] = s
 	return s

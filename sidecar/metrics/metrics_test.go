@@ -152,3 +152,49 @@ func BenchmarkEnd(b *testing.B) {
 		m.End(x)
 	}
 }
+
+// TestExemplarInterval: a bucket takes at most one exemplar per
+// ExemplarInterval; another bucket of the same series takes its own at
+// once, and the first takes a new one once the interval has passed.
+func TestExemplarInterval(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, _ := New(reg, Options{})
+	start := time.Unix(1_800_000_000, 0)
+	end := func(id string, d, at time.Duration) {
+		x := newExchange("GET", "/e", 200)
+		x.TraceID, x.Sampled, x.Start, x.Duration = id, true, start.Add(at), d
+		m.End(x)
+	}
+	exemplars := func() map[float64]string {
+		got := map[float64]string{}
+		fams, _ := reg.Gather()
+		for _, f := range fams {
+			if f.GetName() == mn.HTTPRequestDuration {
+				for _, b := range f.Metric[0].Histogram.Bucket {
+					if e := b.Exemplar; e != nil {
+						got[b.GetUpperBound()] = e.Label[0].GetValue()
+					}
+				}
+			}
+		}
+		return got
+	}
+	end("a1", 2*time.Millisecond, 0)
+	end("a2", 2*time.Millisecond, ExemplarInterval/2)   // same bucket, too soon
+	end("b1", 300*time.Millisecond, ExemplarInterval/2) // another bucket
+	if got := exemplars(); got[0.0025] != "a1" || got[0.5] != "b1" || len(got) != 2 {
+		t.Errorf("exemplars %v, want a1 in le=0.0025 and b1 in le=0.5", got)
+	}
+	end("a3", 2*time.Millisecond, ExemplarInterval+time.Millisecond)
+	if got := exemplars(); got[0.0025] != "a3" {
+		t.Errorf("after the interval: exemplars %v, want a3 in le=0.0025", got)
+	}
+	fams, _ := reg.Gather()
+	for _, f := range fams {
+		if f.GetName() == mn.HTTPRequestDuration {
+			if n := f.Metric[0].Histogram.GetSampleCount(); n != 4 {
+				t.Errorf("%d observations, want 4: a request without an exemplar is still counted", n)
+			}
+		}
+	}
+}

@@ -12,7 +12,6 @@ import (
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/faultline-dev/faultline/internal/testkit"
 	"github.com/faultline-dev/faultline/sidecar/config"
@@ -28,43 +27,45 @@ import (
 func BenchmarkLoopback(b *testing.B) {
 	for _, bc := range []struct {
 		name      string
-		tracing   func(b *testing.B) trace.TracerProvider // nil: off
+		tracing   func(b *testing.B) tracing.Exporter // nil: off
 		accessLog string
 	}{
 		{"default", nil, "off"},
-		{"tracing-10pct", sdkProvider(0.1), "off"},
-		{"tracing-10pct-otlp", otlpProvider(0.1), "off"},
-		{"tracing-100pct", sdkProvider(1), "off"},
+		{"tracing-10pct", otlpExporter(0.1), "off"},
+		{"tracing-100pct", otlpExporter(1), "off"},
+		{"tracing-10pct-sdk", sdkExporter(0.1), "off"},
+		{"tracing-100pct-sdk", sdkExporter(1), "off"},
 		{"access-log", nil, "json"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			deps := Deps{AccessLog: io.Discard}
 			if bc.tracing != nil {
-				deps.TracerProvider = bc.tracing(b)
+				deps.Tracing = bc.tracing(b)
 			}
 			loopback(b, deps, "--access-log", bc.accessLog)
 		})
 	}
 }
 
-// sdkProvider is the production pipeline (sampler, id generator, edge
-// processor) with an exporter that keeps nothing: the cost of the spans.
-func sdkProvider(ratio float64) func(b *testing.B) trace.TracerProvider {
-	return func(b *testing.B) trace.TracerProvider {
+// sdkExporter is the same pipeline on the OpenTelemetry SDK (sampler, id
+// generator, edge processor), as faultline ran it before otlpwire, with an
+// exporter that keeps nothing: the cost of the SDK's spans alone.
+func sdkExporter(ratio float64) func(b *testing.B) tracing.Exporter {
+	return func(b *testing.B) tracing.Exporter {
 		tp := sdktrace.NewTracerProvider(
 			sdktrace.WithSampler(otelsetup.RecordAll(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio)))),
 			sdktrace.WithIDGenerator(tracing.IDGenerator()),
 			sdktrace.WithSpanProcessor(otelsetup.NewEdgeProcessor(tracetest.NewNoopExporter(), otelsetup.ProcessorOptions{})))
 		b.Cleanup(func() { tp.Shutdown(context.Background()) })
-		return tp
+		return tracing.Provider(tp)
 	}
 }
 
-// otlpProvider is the provider faultline run builds from the environment,
-// exporting OTLP/HTTP to a collector that discards: the spans and their
+// otlpExporter is the exporter faultline run builds from the environment,
+// exporting OTLP/HTTP to a collector that discards: the spans, their
 // encoding and sending.
-func otlpProvider(ratio float64) func(b *testing.B) trace.TracerProvider {
-	return func(b *testing.B) trace.TracerProvider {
+func otlpExporter(ratio float64) func(b *testing.B) tracing.Exporter {
+	return func(b *testing.B) tracing.Exporter {
 		sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.Copy(io.Discard, r.Body)
 			w.Header().Set("Content-Type", "application/x-protobuf")
@@ -74,12 +75,12 @@ func otlpProvider(ratio float64) func(b *testing.B) trace.TracerProvider {
 			"OTEL_EXPORTER_OTLP_ENDPOINT": sink.URL, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
 			"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": strconv.FormatFloat(ratio, 'g', -1, 64),
 		}
-		tp, shutdown, err := otelsetup.FromEnv(context.Background(), func(k string) string { return env[k] }, otelsetup.Options{})
+		exp, shutdown, err := otelsetup.FromEnv(context.Background(), func(k string) string { return env[k] }, otelsetup.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { shutdown(context.Background()) })
-		return tp
+		return exp
 	}
 }
 

@@ -20,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/propagation"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/faultline-dev/faultline/sidecar/accesslog"
 	"github.com/faultline-dev/faultline/sidecar/capture"
@@ -49,10 +48,11 @@ type Deps struct {
 	Logger *slog.Logger
 	// Registry holds the metrics; a fresh one per Sidecar in tests.
 	Registry *prometheus.Registry
-	// TracerProvider, when not nil, turns tracing on: one server span per
-	// request, context passed to the app. Nil means tracing is off and
-	// costs nothing.
-	TracerProvider trace.TracerProvider
+	// Tracing, when not nil, turns tracing on: one server span per
+	// request, context passed to the app (otelsetup.FromEnv's exporter,
+	// or tracing.Provider of an OpenTelemetry provider). Nil means
+	// tracing is off and costs nothing.
+	Tracing tracing.Exporter
 	// Propagator reads and writes trace context headers; nil means W3C
 	// trace context and baggage.
 	Propagator propagation.TextMapPropagator
@@ -170,12 +170,12 @@ func Start(cfg *config.Config, deps Deps) (*Sidecar, error) {
 		observers = append(observers, co)
 	}
 	var tracer *tracing.Observer
-	if deps.TracerProvider != nil {
+	if deps.Tracing != nil {
 		prop := deps.Propagator
 		if prop == nil {
 			prop = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 		}
-		tracer = tracing.New(deps.TracerProvider, prop, tracing.Options{Keep: cfg.Capture.Has, SlowThreshold: deps.SlowThreshold, Upstream: cfg.Upstream})
+		tracer = tracing.New(deps.Tracing, prop, tracing.Options{Keep: cfg.Capture.Has, SlowThreshold: deps.SlowThreshold, Upstream: cfg.Upstream})
 		observers = append(observers, tracer)
 		if co != nil {
 			co.OnCapture = tracing.RecordCaptureID

@@ -34,14 +34,14 @@ func observer(b *testing.B, name string, ratio float64) *tracing.Observer {
 	case "off":
 		return nil
 	case "noop-provider":
-		return tracing.New(noop.NewTracerProvider(), propagator(), tracing.Options{})
+		return tracing.New(tracing.Provider(noop.NewTracerProvider()), propagator(), tracing.Options{})
 	}
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithSampler(otelsetup.RecordAll(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio)))),
 		sdktrace.WithIDGenerator(tracing.IDGenerator()),
 		sdktrace.WithSpanProcessor(otelsetup.NewEdgeProcessor(discardExporter{}, otelsetup.ProcessorOptions{})))
 	b.Cleanup(func() { tp.Shutdown(context.Background()) })
-	return tracing.New(tp, propagator(), tracing.Options{Keep: func(s int) bool { return s == 422 }, Upstream: benchUpstream})
+	return tracing.New(tracing.Provider(tp), propagator(), tracing.Options{Keep: func(s int) bool { return s == 422 }, Upstream: benchUpstream})
 }
 
 // BenchmarkObserver is the observer's own cost per exchange (Begin,

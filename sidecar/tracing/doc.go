@@ -2,8 +2,10 @@
 // sees: one server span per request, named "METHOD /route" (the method
 // alone for a path without a route template, "HTTP" for a non-standard
 // method), and one client span for the call to the app. It imports only
-// the OpenTelemetry API; the SDK, the OTLP exporters and the environment
-// are package otelsetup's, built once in main.
+// the OpenTelemetry API. The spans go to an Exporter: otelsetup.FromEnv's,
+// built once in main from the environment, encodes them straight into
+// OTLP; Provider hands them to any OpenTelemetry TracerProvider (the SDK's
+// in tests).
 //
 // # Spans and attributes
 //
@@ -52,8 +54,8 @@
 // client span's, so the app's instrumentation makes its spans children of
 // the sidecar's and joins the client's trace. tracestate and baggage reach
 // the app as the client sent them; the spans carry the parsed tracestate.
-// The spans made at the end get the ids that were propagated, through the
-// provider's id generator (IDGenerator).
+// The spans made at the end get the ids that were propagated (Provider's
+// through the provider's id generator, IDGenerator).
 //
 // Every proxied response (not a 101 switch) carries the trace id, 32 hex
 // digits, in the X-Trace-Id header (proxy.Options.TraceIDHeader; the
@@ -67,16 +69,16 @@
 //
 // The head decision is the configured sampler's (OTEL_TRACES_SAMPLER,
 // parent-based with ratio OTEL_TRACES_SAMPLER_ARG by default), taken in
-// Begin through the provider's sampler (otelsetup.RecordAll offers it, see
-// HeadSampler). Nothing is recorded yet: End makes the spans of a request
-// that was head-sampled or is kept (5xx, Options.Keep's statuses,
-// incomplete responses, requests at least SlowThreshold long, but not a
-// WebSocket or an event stream, long by design), recorded with the head
-// decision as their sampled flag. The edge processor then exports a span
-// that is sampled, or whose status is Error, or that carries
-// faultline.keep=true, or that lasted at least its SlowThreshold unless it
-// carries faultline.keep=false. With a ratio of 0, errors and slow
-// requests are still exported; successes are not.
+// Begin through the exporter (HeadSampler). Nothing is recorded yet: End
+// makes the spans of a request that was head-sampled or is kept (5xx,
+// Options.Keep's statuses, incomplete responses, requests at least
+// SlowThreshold long, but not a WebSocket or an event stream, long by
+// design), with the head decision as their sampled flag, and the exporter
+// sends them all. With a ratio of 0, errors and slow requests are still
+// exported; successes are not. (Through Provider, the SDK records them
+// with otelsetup.RecordAll's sampler, and otelsetup's EdgeProcessor
+// exports the sampled ones, the errors, and those marked
+// faultline.keep=true.)
 //
 // With a parent (a client that sent traceparent):
 //
@@ -105,7 +107,8 @@
 // (tracing is off without either; an http:// or https:// URL, or for gRPC
 // a bare host:port, which is TLS unless _INSECURE is true),
 // OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL (grpc, the default, or
-// http/protobuf), _HEADERS, _TIMEOUT, _COMPRESSION and _INSECURE,
+// http/protobuf), _HEADERS, _TIMEOUT, _COMPRESSION, _INSECURE,
+// _CERTIFICATE, _CLIENT_CERTIFICATE and _CLIENT_KEY,
 // OTEL_SERVICE_NAME (default "faultline"),
 // OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER and _ARG, and
 // OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
@@ -120,5 +123,9 @@
 // Tracing off means no Observer at all. With tracing on, a request that is
 // neither head-sampled nor kept costs no allocation: its state is pooled,
 // the traceparent sent upstream is written into it, and no span is made.
-// The others pay for their two spans, made and exported when they end.
+// The others pay for their two spans, made when they end over the
+// exchange's own strings and pooled attribute buffers: with otelsetup's
+// exporter, encoding them into the OTLP batch costs about half a
+// microsecond and no allocation; through Provider and the SDK, about ten
+// microseconds and 37 allocations.
 package tracing

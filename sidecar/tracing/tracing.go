@@ -10,11 +10,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/propagation"
-	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 
-	"github.com/faultline-dev/faultline/sidecar/buildinfo"
 	"github.com/faultline-dev/faultline/sidecar/exchange"
 	"github.com/faultline-dev/faultline/sidecar/metricnames"
 )
@@ -56,65 +53,54 @@ type Options struct {
 // The spans are made only when the exchange ends, and only for a request
 // that was head-sampled or is kept: until then the Observer holds the ids
 // it propagated and its decision in pooled memory, so that the other
-// requests cost no allocation at all. The provider must therefore be
-// built with IDGenerator and a sampler that honours HeadDecision, as
-// otelsetup builds it.
+// requests cost no allocation at all.
 //
-// Observer imports only the OpenTelemetry API: the tracer provider and the
+// Observer imports only the OpenTelemetry API: the exporter and the
 // propagator are passed in, never read from the otel globals.
 type Observer struct {
-	tracer trace.Tracer
-	head   HeadSampler
-	keep   func(int) bool
-	slow   time.Duration
+	exp  Exporter
+	head HeadSampler
+	keep func(int) bool
+	slow time.Duration
 	// traceContext is set when the propagator carries W3C trace context.
 	traceContext bool
 	upstream     *url.URL
 	upHost       string
 	upPort       int
+	upBase       string
 	states       sync.Pool
-	// off is set for a noop provider: every method returns at once.
+	// off is set without an exporter: every method returns at once.
 	off bool
 }
 
-// New returns an Observer whose spans come from tp. prop says which
-// headers carry the context (typically propagation.NewCompositeTextMapPropagator(
-// propagation.TraceContext{}, propagation.Baggage{})): the Observer reads
-// and writes the W3C traceparent itself, without allocating, when prop's
-// fields include it, and leaves tracestate and baggage as the client sent
-// them (they reach the app unchanged). Other formats are not read.
+// New returns an Observer whose spans go to exp, sampled by its head
+// sampler. prop says which headers carry the context (typically
+// propagation.NewCompositeTextMapPropagator(propagation.TraceContext{},
+// propagation.Baggage{})): the Observer reads and writes the W3C
+// traceparent itself, without allocating, when prop's fields include it,
+// and leaves tracestate and baggage as the client sent them (they reach
+// the app unchanged). Other formats are not read.
 //
-// A nil tp or prop, or a noop provider, makes an Observer that does
-// nothing. The head sampling policy is the sampler of tp, which New asks
-// to offer itself (see OfferHeadSampler); a sampler that does not is taken
-// for the SDK's default, parent-based always on.
-func New(tp trace.TracerProvider, prop propagation.TextMapPropagator, opts Options) *Observer {
-	o := &Observer{keep: opts.Keep, slow: opts.SlowThreshold, upstream: opts.Upstream}
+// A nil exp or prop makes an Observer that does nothing; so does
+// Provider of a nil or noop provider.
+func New(exp Exporter, prop propagation.TextMapPropagator, opts Options) *Observer {
+	o := &Observer{exp: exp, head: exp, keep: opts.Keep, slow: opts.SlowThreshold, upstream: opts.Upstream}
 	if o.slow == 0 {
 		o.slow = DefaultSlowThreshold
 	}
-	if tp == nil || prop == nil {
-		o.off = true
-		return o
-	}
-	o.tracer = tp.Tracer(ScopeName,
-		trace.WithInstrumentationVersion(buildinfo.Get().Version),
-		trace.WithSchemaURL(semconv.SchemaURL))
-	if _, ok := o.tracer.(noop.Tracer); ok {
+	if exp == nil || prop == nil {
 		o.off = true
 		return o
 	}
 	for _, f := range prop.Fields() {
 		o.traceContext = o.traceContext || f == "traceparent"
 	}
-	if o.head = findHeadSampler(o.tracer); o.head == nil {
-		o.head = parentBasedAlwaysOn{}
-	}
 	if u := o.upstream; u != nil {
 		o.upHost, o.upPort = splitHostPort(u.Host)
 		if o.upPort == 0 {
 			o.upPort = defaultPort(u.Scheme == "https")
 		}
+		o.upBase = upstreamBase(u)
 	}
 	o.states.New = func() any { return new(request) }
 	return o
@@ -144,10 +130,6 @@ type request struct {
 	// the engine writes the request before End.
 	tp  [traceparentLen]byte
 	tpv [1]string
-	// opts and endOpts back the variadic options of Start and End, which
-	// escape through the interface call: here they cost no allocation.
-	opts    [2]trace.SpanStartOption
-	endOpts [1]trace.SpanEndOption
 }
 
 // Begin continues the client's trace (or starts one): it picks the server
@@ -318,18 +300,6 @@ func RecordCaptureID(x *exchange.Exchange, id string) {
 	if st, ok := x.Tracing.(*request); ok && st != nil {
 		st.captureID = id
 	}
-}
-
-// spanName is "METHOD /route", or the method alone without a route
-// template; semconv names an unknown method's span "HTTP".
-func spanName(method, route string) string {
-	if method == MethodOther {
-		method = "HTTP"
-	}
-	if route == "" {
-		return method
-	}
-	return method + " " + route
 }
 
 // isTemplate reports whether route is a template rather than one of the

@@ -280,7 +280,7 @@ func testSpansContinueTheClientTrace(t *testing.T, transport string) {
 	seen := &upstreamSeen{}
 	up := httptest.NewServer(app(seen))
 	defer up.Close()
-	obs := tracing.New(p.tp, propagator(), tracing.Options{Upstream: mustURL(t, up.URL)})
+	obs := tracing.New(tracing.Provider(p.tp), propagator(), tracing.Options{Upstream: mustURL(t, up.URL)})
 	srv := sidecar(t, up.URL, obs, func(o *proxy.Options) {
 		if transport == "net/http" {
 			o.Transport = proxy.NewTransport(proxy.TransportOptions{})
@@ -392,7 +392,7 @@ func TestNewTrace(t *testing.T) {
 	seen := &upstreamSeen{}
 	up := httptest.NewServer(app(seen))
 	defer up.Close()
-	srv := sidecar(t, up.URL, tracing.New(p.tp, propagator(), tracing.Options{}), nil)
+	srv := sidecar(t, up.URL, tracing.New(tracing.Provider(p.tp), propagator(), tracing.Options{}), nil)
 	resp := get(t, srv, "/items/1", nil)
 	server, client := byKind(t, p.ended(t, 2))
 	id := server.SpanContext().TraceID().String()
@@ -452,7 +452,7 @@ func TestOutcomes(t *testing.T) {
 				if tc.upstream != "" {
 					target = tc.upstream
 				}
-				obs := tracing.New(p.tp, propagator(), tracing.Options{
+				obs := tracing.New(tracing.Provider(p.tp), propagator(), tracing.Options{
 					Keep:          func(s int) bool { return s == 401 || s == 422 },
 					SlowThreshold: 100 * time.Millisecond,
 					Upstream:      mustURL(t, target),
@@ -578,7 +578,7 @@ func TestSampling(t *testing.T) {
 			up := httptest.NewServer(app(seen))
 			defer up.Close()
 			p := newPipeline(t, sdktrace.ParentBased(sdktrace.TraceIDRatioBased(tc.ratio)), 0)
-			obs := tracing.New(p.tp, propagator(), tracing.Options{Keep: func(s int) bool { return s == 422 }})
+			obs := tracing.New(tracing.Provider(p.tp), propagator(), tracing.Options{Keep: func(s int) bool { return s == 422 }})
 			srv := sidecar(t, up.URL, obs, nil)
 			hdr := map[string]string{}
 			if tc.parent != "" {
@@ -645,7 +645,7 @@ func TestSampledFollowsTheExportDecision(t *testing.T) {
 	p := newPipeline(t, sdktrace.NeverSample(), 0)
 	up := httptest.NewServer(app(nil))
 	defer up.Close()
-	obs := tracing.New(p.tp, propagator(), tracing.Options{Keep: func(s int) bool { return s == 422 }})
+	obs := tracing.New(tracing.Provider(p.tp), propagator(), tracing.Options{Keep: func(s int) bool { return s == 422 }})
 	type result struct {
 		traceID string
 		sampled bool
@@ -703,7 +703,7 @@ func TestNames(t *testing.T) {
 	p := newPipeline(t, sdktrace.AlwaysSample(), 0)
 	up := httptest.NewServer(app(nil))
 	defer up.Close()
-	srv := sidecar(t, up.URL, tracing.New(p.tp, propagator(), tracing.Options{}), nil)
+	srv := sidecar(t, up.URL, tracing.New(tracing.Provider(p.tp), propagator(), tracing.Options{}), nil)
 	for i, tc := range []struct {
 		method, path, wantName, wantMethod, wantOriginal string
 	}{
@@ -739,9 +739,9 @@ func TestNames(t *testing.T) {
 // and allocates nothing.
 func TestNoopProvider(t *testing.T) {
 	for name, obs := range map[string]*tracing.Observer{
-		"noop":           tracing.New(noop.NewTracerProvider(), propagator(), tracing.Options{}),
-		"nil provider":   tracing.New(nil, propagator(), tracing.Options{}),
-		"nil propagator": tracing.New(noop.NewTracerProvider(), nil, tracing.Options{}),
+		"noop":           tracing.New(tracing.Provider(noop.NewTracerProvider()), propagator(), tracing.Options{}),
+		"nil provider":   tracing.New(tracing.Provider(nil), propagator(), tracing.Options{}),
+		"nil propagator": tracing.New(tracing.Provider(noop.NewTracerProvider()), nil, tracing.Options{}),
 	} {
 		t.Run(name, func(t *testing.T) {
 			req := httptest.NewRequest("GET", "/items/1", nil)
@@ -795,7 +795,7 @@ func TestAbortedExchanges(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newPipeline(t, sdktrace.AlwaysSample(), 0)
-			srv := sidecar(t, up.URL, tracing.New(p.tp, propagator(), tracing.Options{}), nil)
+			srv := sidecar(t, up.URL, tracing.New(tracing.Provider(p.tp), propagator(), tracing.Options{}), nil)
 			client := srv.Client()
 			client.Timeout = tc.clientTimeout
 			resp, err := client.Get(srv.URL + tc.path)
@@ -839,7 +839,7 @@ func engineRequest(method, target string, hdr map[string]string) *http.Request {
 // a client traceparent, though its context is propagated.
 func TestUnsampledExchangeAllocatesNothing(t *testing.T) {
 	p := newPipeline(t, sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0)), 0)
-	obs := tracing.New(p.tp, propagator(), tracing.Options{
+	obs := tracing.New(tracing.Provider(p.tp), propagator(), tracing.Options{
 		Keep: func(s int) bool { return s == 422 }, Upstream: mustURL(t, "http://127.0.0.1:8000")})
 	for _, tc := range []struct{ name, traceparent string }{
 		{"new trace", ""},
@@ -888,7 +888,7 @@ func TestUnsampledExchangeAllocatesNothing(t *testing.T) {
 // change when those buffers do.
 func TestSpansCopyExchangeStrings(t *testing.T) {
 	p := newPipeline(t, sdktrace.NeverSample(), 0)
-	obs := tracing.New(p.tp, propagator(), tracing.Options{Upstream: mustURL(t, "http://app:8000")})
+	obs := tracing.New(tracing.Provider(p.tp), propagator(), tracing.Options{Upstream: mustURL(t, "http://app:8000")})
 
 	fields := []string{"BREW", "/items/42", "shop.example:8443", "10.1.2.3:5555", "agent/1.0",
 		"00-" + clientTraceID + "-" + clientSpanID + "-01", "congo=t61rcWkgMzE", "01JDQ8Z3W5X6Y7Z8A9B0C1D2E3"}
@@ -953,7 +953,7 @@ func TestSpansCopyExchangeStrings(t *testing.T) {
 // exchange; without Decorate (no context sent upstream) there is none.
 func TestClientSpanTiming(t *testing.T) {
 	p := newPipeline(t, sdktrace.AlwaysSample(), 0)
-	obs := tracing.New(p.tp, propagator(), tracing.Options{})
+	obs := tracing.New(tracing.Provider(p.tp), propagator(), tracing.Options{})
 	start := time.Unix(1_800_000_000, 0)
 	sent := start.Add(3 * time.Millisecond)
 	for i, tc := range []struct {
@@ -1007,7 +1007,7 @@ func TestClientSpanTiming(t *testing.T) {
 // is neither continued nor replaced.
 func TestPropagatorWithoutTraceContext(t *testing.T) {
 	p := newPipeline(t, sdktrace.AlwaysSample(), 0)
-	obs := tracing.New(p.tp, propagation.Baggage{}, tracing.Options{})
+	obs := tracing.New(tracing.Provider(p.tp), propagation.Baggage{}, tracing.Options{})
 	parent := "00-" + clientTraceID + "-" + clientSpanID + "-01"
 	req := engineRequest("GET", "http://sidecar/items/1", map[string]string{"Traceparent": parent})
 	out := req.Header.Clone()
@@ -1032,7 +1032,7 @@ func TestForeignSampler(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithIDGenerator(tracing.IDGenerator()), sdktrace.WithSpanProcessor(rec))
 	t.Cleanup(func() { tp.Shutdown(context.Background()) })
-	obs := tracing.New(tp, propagator(), tracing.Options{})
+	obs := tracing.New(tracing.Provider(tp), propagator(), tracing.Options{})
 	if n := len(rec.Started()); n != 0 {
 		t.Errorf("the probe was recorded (%d spans)", n)
 	}

@@ -7,15 +7,11 @@ import (
 	"strings"
 	"time"
 
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-
 	"github.com/faultline-dev/faultline/sidecar/config"
 )
 
 // The environment variables FromEnv reads (the OpenTelemetry SDK's
-// standard ones). Settings not listed here that the exporters know
-// (OTEL_EXPORTER_OTLP_CERTIFICATE, _CLIENT_KEY, _CLIENT_CERTIFICATE) are
-// read by the exporters themselves from the process environment.
+// standard ones).
 const (
 	EnvSDKDisabled        = "OTEL_SDK_DISABLED"
 	EnvTracesExporter     = "OTEL_TRACES_EXPORTER"
@@ -31,6 +27,12 @@ const (
 	EnvTracesCompression  = "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION"
 	EnvInsecure           = "OTEL_EXPORTER_OTLP_INSECURE"
 	EnvTracesInsecure     = "OTEL_EXPORTER_OTLP_TRACES_INSECURE"
+	EnvCertificate        = "OTEL_EXPORTER_OTLP_CERTIFICATE"
+	EnvTracesCertificate  = "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE"
+	EnvClientCert         = "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE"
+	EnvTracesClientCert   = "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE"
+	EnvClientKey          = "OTEL_EXPORTER_OTLP_CLIENT_KEY"
+	EnvTracesClientKey    = "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY"
 	EnvServiceName        = "OTEL_SERVICE_NAME"
 	EnvResourceAttributes = "OTEL_RESOURCE_ATTRIBUTES"
 	EnvSampler            = "OTEL_TRACES_SAMPLER"
@@ -65,11 +67,14 @@ type settings struct {
 	headers     map[string]string
 	timeout     time.Duration
 	compression bool
+	// certificate, clientCert and clientKey are PEM file paths, read
+	// (and checked) when the sender is built.
+	certificate, clientCert, clientKey string
 
 	serviceName string
 	attributes  map[string]string
 
-	sampler sdktrace.Sampler
+	sampler Sampler
 
 	batch ProcessorOptions
 }
@@ -152,6 +157,10 @@ func parseEnv(getenv func(string) string) (settings, error) {
 		}
 	}
 
+	s.certificate, _ = lookup(getenv, EnvTracesCertificate, EnvCertificate)
+	s.clientCert, _ = lookup(getenv, EnvTracesClientCert, EnvClientCert)
+	s.clientKey, _ = lookup(getenv, EnvTracesClientKey, EnvClientKey)
+
 	s.serviceName = DefaultServiceName
 	if v, name := lookup(getenv, EnvResourceAttributes); v != "" {
 		a, err := parseKeyValues(v)
@@ -215,38 +224,32 @@ func (s *settings) setEndpoint(v, name string, getenv func(string) string) error
 
 // parseSampler reads OTEL_TRACES_SAMPLER and its argument; the default is
 // parentbased_traceidratio with ratio 1 (the SDK's parentbased_always_on).
-func parseSampler(getenv func(string) string) (sdktrace.Sampler, error) {
+func parseSampler(getenv func(string) string) (Sampler, error) {
 	name, nameVar := lookup(getenv, EnvSampler)
 	arg, argVar := lookup(getenv, EnvSamplerArg)
-	ratio := func() (sdktrace.Sampler, error) {
-		if arg == "" {
-			return sdktrace.TraceIDRatioBased(1), nil
-		}
+	ratio := 1.0
+	if arg != "" {
 		f, err := strconv.ParseFloat(arg, 64)
 		if err != nil || f < 0 || f > 1 {
-			return nil, errEnv(argVar, strconv.Quote(arg)+" is not a ratio between 0 and 1")
+			return Sampler{}, errEnv(argVar, strconv.Quote(arg)+" is not a ratio between 0 and 1")
 		}
-		return sdktrace.TraceIDRatioBased(f), nil
+		ratio = f
 	}
 	switch strings.ToLower(name) {
 	case "always_on":
-		return sdktrace.AlwaysSample(), nil
+		return NewSampler(false, 1), nil
 	case "always_off":
-		return sdktrace.NeverSample(), nil
+		return NewSampler(false, 0), nil
 	case "traceidratio":
-		return ratio()
+		return NewSampler(false, ratio), nil
 	case "parentbased_always_on":
-		return sdktrace.ParentBased(sdktrace.AlwaysSample()), nil
+		return NewSampler(true, 1), nil
 	case "parentbased_always_off":
-		return sdktrace.ParentBased(sdktrace.NeverSample()), nil
+		return NewSampler(true, 0), nil
 	case "parentbased_traceidratio", "":
-		r, err := ratio()
-		if err != nil {
-			return nil, err
-		}
-		return sdktrace.ParentBased(r), nil
+		return NewSampler(true, ratio), nil
 	}
-	return nil, errEnv(nameVar, strconv.Quote(name)+" is not supported (always_on, always_off, traceidratio, "+
+	return Sampler{}, errEnv(nameVar, strconv.Quote(name)+" is not supported (always_on, always_off, traceidratio, "+
 		"parentbased_always_on, parentbased_always_off, parentbased_traceidratio)")
 }
 

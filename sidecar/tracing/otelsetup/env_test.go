@@ -170,7 +170,7 @@ func TestParseEnvSettings(t *testing.T) {
 	if s.serviceName != DefaultServiceName || s.timeout != 10*time.Second {
 		t.Errorf("defaults: service %q timeout %v", s.serviceName, s.timeout)
 	}
-	if !strings.HasPrefix(s.sampler.Description(), "ParentBased{root:TraceIDRatioBased{1}") {
+	if !strings.HasPrefix(s.sampler.Description(), "ParentBased{root:AlwaysOnSampler") {
 		t.Errorf("default sampler %s", s.sampler.Description())
 	}
 }

@@ -14,15 +14,14 @@ import (
 	"github.com/faultline-dev/faultline/sidecar/tracing/otelsetup"
 )
 
-// The wiring in main: build the provider from the environment, install the
+// The wiring in main: build the exporter from the environment, install the
 // observer only when tracing is on, and shut the exporter down after the
 // drain.
 func Example() {
 	ctx := context.Background()
 	var dropped atomic.Uint64 // exported as faultline_spans_dropped_total
-	tp, shutdown, err := otelsetup.FromEnv(ctx, os.Getenv, otelsetup.Options{
+	exp, shutdown, err := otelsetup.FromEnv(ctx, os.Getenv, otelsetup.Options{
 		ServiceVersion: "v1.2.3",
-		SlowThreshold:  time.Second,
 		OnDropped:      func(reason string, n int) { dropped.Add(uint64(n)) },
 	})
 	if err != nil {
@@ -44,8 +43,8 @@ func Example() {
 	upstream, _ := url.Parse("http://127.0.0.1:8000")
 	opts := proxy.Options{Upstream: upstream, TraceIDHeader: tracing.TraceIDHeader}
 	var observers exchange.Observers // capture, then tracing, then metrics and the access log
-	if tp != nil {
-		t := tracing.New(tp, prop, tracing.Options{Keep: captured, SlowThreshold: time.Second})
+	if exp != nil {
+		t := tracing.New(exp, prop, tracing.Options{Keep: captured, SlowThreshold: time.Second})
 		observers = append(observers, t)
 		opts.Decorate = t.Decorate
 	}

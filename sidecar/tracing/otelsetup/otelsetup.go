@@ -1,16 +1,21 @@
 // Package otelsetup is the edge of faultline's tracing: it builds the
-// OpenTelemetry SDK's tracer provider, its OTLP exporter and the
-// error-biased sampling pipeline from the standard OTEL_* environment
+// tracing Observer's exporter from the standard OTEL_* environment
 // variables. Only main (and tests) import it; package tracing and the rest
 // of the sidecar see the OpenTelemetry API alone.
 //
-// The pipeline is the tracing Observer's id generator
-// (tracing.IDGenerator), a RecordAll sampler, which gives the Observer the
-// configured head sampler and records every span it makes (the
-// head-sampled and the kept ones, made when the request ends) with its
-// head decision, and an EdgeProcessor, which exports the sampled spans
-// plus every error, kept (tracing.KeepKey) or slow one, through a bounded
-// queue that never blocks a request.
+// FromEnv's Exporter takes the head decisions with the configured
+// sampler, encodes the spans the Observer makes (the head-sampled and the
+// kept ones, made when the request ends) straight into OTLP batches
+// (package otlpwire), and posts them from one goroutine (package
+// otlpsend), through a bounded queue that never blocks a request.
+//
+// The same pipeline on the OpenTelemetry SDK, for a program that brings
+// its own TracerProvider (tracing.Provider), is the tracing Observer's id
+// generator (tracing.IDGenerator), a RecordAll sampler, which gives the
+// Observer the configured head sampler and records every span it makes
+// with its head decision, and an EdgeProcessor, which exports the sampled
+// spans plus every error, kept (tracing.KeepKey) or slow one. It is the
+// reference the tests hold the Exporter to, and several times slower.
 package otelsetup
 
 import (
@@ -18,17 +23,15 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 
-	"github.com/faultline-dev/faultline/sidecar/tracing"
+	"github.com/faultline-dev/faultline/sidecar/buildinfo"
+	"github.com/faultline-dev/faultline/sidecar/tracing/otlpsend"
+	"github.com/faultline-dev/faultline/sidecar/tracing/otlpwire"
 )
 
 // Options are faultline's own settings of the pipeline, beside the
@@ -37,27 +40,24 @@ type Options struct {
 	// ServiceVersion is the resource's service.version unless
 	// OTEL_RESOURCE_ATTRIBUTES sets it; empty omits it.
 	ServiceVersion string
-	// SlowThreshold exports every span at least this long. Zero means
-	// tracing.DefaultSlowThreshold; negative exports none for being slow.
-	// Give tracing.Options the same value.
-	SlowThreshold time.Duration
 	// OnDropped is told of spans lost (see ProcessorOptions.OnDropped).
 	OnDropped func(reason string, n int)
 	// Logger is told when exports fail and recover. Nil discards.
 	Logger *slog.Logger
 }
 
-// FromEnv builds the tracer provider from the environment read through
-// getenv (os.Getenv in main). It returns a nil provider and a no-op
-// shutdown when tracing is off: OTEL_SDK_DISABLED=true,
+// FromEnv builds the tracing Observer's exporter from the environment read
+// through getenv (os.Getenv in main). It returns a nil exporter and a
+// no-op shutdown when tracing is off: OTEL_SDK_DISABLED=true,
 // OTEL_TRACES_EXPORTER=none, or neither OTEL_EXPORTER_OTLP_ENDPOINT nor
 // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT set. An invalid value is a
-// *config.Error naming its variable. Nothing connects to the collector
-// here: a collector that is down only makes exports fail later.
+// *config.Error naming its variable; an unreadable certificate file, an
+// error naming the file. Nothing connects to the collector here: a
+// collector that is down only makes exports fail later.
 //
-// shutdown flushes the queued spans and stops the exporter; call it once,
-// after the server drained, with a deadline.
-func FromEnv(ctx context.Context, getenv func(string) string, opts Options) (tp *sdktrace.TracerProvider, shutdown func(context.Context) error, err error) {
+// shutdown flushes the queued spans and closes the connection to the
+// collector; call it once, after the server drained, with a deadline.
+func FromEnv(ctx context.Context, getenv func(string) string, opts Options) (exp *Exporter, shutdown func(context.Context) error, err error) {
 	noShutdown := func(context.Context) error { return nil }
 	s, err := parseEnv(getenv)
 	if err != nil {
@@ -66,54 +66,23 @@ func FromEnv(ctx context.Context, getenv func(string) string, opts Options) (tp 
 	if s.off {
 		return nil, noShutdown, nil
 	}
-	exp, err := newExporter(ctx, s)
-	if err != nil {
-		return nil, noShutdown, fmt.Errorf("otlp trace exporter: %w", err)
-	}
 	res, err := newResource(ctx, s, opts.ServiceVersion)
 	if err != nil {
 		return nil, noShutdown, fmt.Errorf("trace resource: %w", err)
 	}
+	sender, err := otlpsend.New(otlpsend.Config{
+		Protocol: s.protocol, Endpoint: s.endpoint, Insecure: s.insecure,
+		Headers: s.headers, Timeout: s.timeout, Gzip: s.compression,
+		Certificate: s.certificate, ClientCertificate: s.clientCert, ClientKey: s.clientKey,
+		UserAgent: "faultline/" + buildinfo.Get().Version,
+	})
+	if err != nil {
+		return nil, noShutdown, fmt.Errorf("otlp trace exporter: %w", err)
+	}
 	po := s.batch
-	po.SlowThreshold, po.OnDropped, po.Logger = opts.SlowThreshold, opts.OnDropped, opts.Logger
-	tp = sdktrace.NewTracerProvider(
-		sdktrace.WithResource(res),
-		sdktrace.WithSampler(RecordAll(s.sampler)),
-		sdktrace.WithIDGenerator(tracing.IDGenerator()),
-		sdktrace.WithSpanProcessor(NewEdgeProcessor(exp, po)),
-	)
-	return tp, tp.Shutdown, nil
-}
-
-func newExporter(ctx context.Context, s settings) (sdktrace.SpanExporter, error) {
-	if s.protocol == ProtocolHTTPProtobuf {
-		o := []otlptracehttp.Option{otlptracehttp.WithEndpointURL(s.endpoint), otlptracehttp.WithTimeout(s.timeout)}
-		if len(s.headers) > 0 {
-			o = append(o, otlptracehttp.WithHeaders(s.headers))
-		}
-		if s.compression {
-			o = append(o, otlptracehttp.WithCompression(otlptracehttp.GzipCompression))
-		} else {
-			o = append(o, otlptracehttp.WithCompression(otlptracehttp.NoCompression))
-		}
-		return otlptracehttp.New(ctx, o...)
-	}
-	o := []otlptracegrpc.Option{otlptracegrpc.WithTimeout(s.timeout)}
-	if strings.Contains(s.endpoint, "://") {
-		o = append(o, otlptracegrpc.WithEndpointURL(s.endpoint))
-	} else {
-		o = append(o, otlptracegrpc.WithEndpoint(s.endpoint))
-		if s.insecure {
-			o = append(o, otlptracegrpc.WithInsecure())
-		}
-	}
-	if len(s.headers) > 0 {
-		o = append(o, otlptracegrpc.WithHeaders(s.headers))
-	}
-	if s.compression {
-		o = append(o, otlptracegrpc.WithCompressor("gzip"))
-	}
-	return otlptracegrpc.New(ctx, o...)
+	po.OnDropped, po.Logger = opts.OnDropped, opts.Logger
+	exp = NewExporter(s.sampler, otlpwire.NewEnvelope(res, buildinfo.Get().Version), sender, po)
+	return exp, exp.Shutdown, nil
 }
 
 // newResource is service.name (OTEL_SERVICE_NAME, else the resource

@@ -90,9 +90,8 @@ type EdgeProcessor struct {
 	failing  bool // owned by the export goroutine
 }
 
-// NewEdgeProcessor returns a processor exporting to exp and starts its
-// export goroutine.
-func NewEdgeProcessor(exp sdktrace.SpanExporter, o ProcessorOptions) *EdgeProcessor {
+// withDefaults fills in the zero fields.
+func (o ProcessorOptions) withDefaults() ProcessorOptions {
 	if o.MaxQueueSize <= 0 {
 		o.MaxQueueSize = DefaultMaxQueueSize
 	}
@@ -109,6 +108,13 @@ func NewEdgeProcessor(exp sdktrace.SpanExporter, o ProcessorOptions) *EdgeProces
 	if o.SlowThreshold == 0 {
 		o.SlowThreshold = tracing.DefaultSlowThreshold
 	}
+	return o
+}
+
+// NewEdgeProcessor returns a processor exporting to exp and starts its
+// export goroutine.
+func NewEdgeProcessor(exp sdktrace.SpanExporter, o ProcessorOptions) *EdgeProcessor {
+	o = o.withDefaults()
 	p := &EdgeProcessor{
 		exporter: exp,
 		o:        o,
@@ -176,20 +182,7 @@ func (p *EdgeProcessor) ForceFlush(ctx context.Context) error {
 	if p.stopped.Load() {
 		return nil
 	}
-	ack := make(chan struct{})
-	select {
-	case p.flush <- ack:
-	case <-p.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case <-ack:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return flushVia(ctx, p.flush, p.done)
 }
 
 // Shutdown exports what is queued and stops the export goroutine, then

@@ -213,34 +213,44 @@ func TestRecordAll(t *testing.T) {
 	}
 }
 
-// TestSampleHead: the head decision RecordAll offers the Observer is the
-// wrapped sampler's, with or without a parent.
+// TestSampleHead: the head decisions of Sampler, and of RecordAll offered
+// to the Observer, are the SDK sampler's, with or without a parent, for
+// every policy OTEL_TRACES_SAMPLER names.
 func TestSampleHead(t *testing.T) {
-	inner := sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0.5))
-	head, ok := RecordAll(inner).(tracing.HeadSampler)
-	if !ok {
-		t.Fatal("RecordAll's sampler is not a tracing.HeadSampler")
-	}
 	parent := func(flags trace.TraceFlags) context.Context {
 		return trace.ContextWithRemoteSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
 			TraceID: trace.TraceID{1}, SpanID: trace.SpanID{1}, TraceFlags: flags}))
 	}
-	var sampled int
-	for i := range 256 {
-		tid := trace.TraceID{byte(i), 1, 2, 3, 4, 5, 6, 7, byte(i * 37), byte(i * 11), 3, 4, 5, 6, 7, 8}
-		for _, ctx := range []context.Context{context.Background(), parent(0), parent(trace.FlagsSampled)} {
-			want := inner.ShouldSample(sdktrace.SamplingParameters{ParentContext: ctx, TraceID: tid}).Decision == sdktrace.RecordAndSample
-			got := head.SampleHead(ctx, tid)
-			if got != want {
-				t.Fatalf("trace %v: SampleHead %v, the sampler %v", tid, got, want)
+	for _, name := range []string{"always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio"} {
+		for _, arg := range []string{"0", "0.1", "0.5", "1"} {
+			s, err := parseSampler(env(map[string]string{EnvSampler: name, EnvSamplerArg: arg}))
+			if err != nil {
+				t.Fatal(err)
 			}
-			if got && ctx == context.Background() {
-				sampled++
+			recordAll, ok := RecordAll(s).(tracing.HeadSampler)
+			if !ok {
+				t.Fatal("RecordAll's sampler is not a tracing.HeadSampler")
+			}
+			var sampled int
+			for i := range 256 {
+				tid := trace.TraceID{byte(i), 1, 2, 3, 4, 5, 6, 7, byte(i * 37), byte(i * 11), 3, 4, 5, 6, 7, 8}
+				for _, ctx := range []context.Context{context.Background(), parent(0), parent(trace.FlagsSampled)} {
+					want := s.Sampler.ShouldSample(sdktrace.SamplingParameters{ParentContext: ctx, TraceID: tid}).Decision == sdktrace.RecordAndSample
+					if got := s.SampleHead(ctx, tid); got != want {
+						t.Fatalf("%s %s, trace %v: SampleHead %v, the SDK's sampler %v", name, arg, tid, got, want)
+					}
+					if got := recordAll.SampleHead(ctx, tid); got != want {
+						t.Fatalf("%s %s, trace %v: RecordAll's SampleHead %v, the SDK's sampler %v", name, arg, tid, got, want)
+					}
+					if want && ctx == context.Background() {
+						sampled++
+					}
+				}
+			}
+			if name == "traceidratio" && arg == "0.5" && (sampled < 64 || sampled > 192) {
+				t.Errorf("%d of 256 roots sampled at ratio 0.5", sampled)
 			}
 		}
-	}
-	if sampled == 0 || sampled == 256 {
-		t.Errorf("%d of 256 roots sampled at ratio 0.5", sampled)
 	}
 }
 
@@ -264,7 +274,7 @@ func TestRecordAllFollowsTheHeadDecision(t *testing.T) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(RecordAll(&flipSampler{})),
 		sdktrace.WithIDGenerator(tracing.IDGenerator()), sdktrace.WithSpanProcessor(rec))
 	defer tp.Shutdown(context.Background())
-	obs := tracing.New(tp, propagation.TraceContext{}, tracing.Options{})
+	obs := tracing.New(tracing.Provider(tp), propagation.TraceContext{}, tracing.Options{})
 	for i := range 4 {
 		req := httptest.NewRequest("GET", "/items/1", nil)
 		x := &exchange.Exchange{Request: req, Context: req.Context(), Start: time.Now()}

@@ -2,6 +2,7 @@ package otelsetup
 
 import (
 	"context"
+	"encoding/binary"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
@@ -58,3 +59,48 @@ func (r recordAll) SampleHead(parent context.Context, traceID trace.TraceID) boo
 }
 
 func (r recordAll) Description() string { return "RecordAll{" + r.s.Description() + "}" }
+
+// Sampler is a sampling policy of OTEL_TRACES_SAMPLER: a trace id ratio,
+// or always on or off, alone or parent-based. It is the SDK's sampler (for
+// spans made through the SDK, see RecordAll), and it takes the tracing
+// Observer's head decisions (tracing.HeadSampler) itself, with the SDK's
+// arithmetic but without its interface calls and parameter structs: the
+// decision is made for every request.
+type Sampler struct {
+	sdktrace.Sampler
+	parentBased bool
+	// bound: a trace is sampled when the last 8 bytes of its id, as a
+	// big-endian number shifted right once, are below it (the SDK's
+	// TraceIDRatioBased); all samples every trace.
+	bound uint64
+	all   bool
+}
+
+// NewSampler returns the sampler that samples ratio of the traces (0 none,
+// 1 all), and, when parentBased, follows a remote parent's decision.
+func NewSampler(parentBased bool, ratio float64) Sampler {
+	s := Sampler{parentBased: parentBased}
+	switch {
+	case ratio >= 1:
+		s.Sampler, s.all = sdktrace.AlwaysSample(), true
+	case ratio <= 0:
+		s.Sampler = sdktrace.NeverSample()
+	default:
+		s.Sampler, s.bound = sdktrace.TraceIDRatioBased(ratio), uint64(ratio*(1<<63))
+	}
+	if parentBased {
+		s.Sampler = sdktrace.ParentBased(s.Sampler)
+	}
+	return s
+}
+
+// SampleHead is the decision ShouldSample would take for a server span
+// of traceID under parent.
+func (s Sampler) SampleHead(parent context.Context, traceID trace.TraceID) bool {
+	if s.parentBased {
+		if sc := trace.SpanContextFromContext(parent); sc.IsValid() {
+			return sc.IsSampled()
+		}
+	}
+	return s.all || binary.BigEndian.Uint64(traceID[8:16])>>1 < s.bound
+}
