@@ -56,15 +56,34 @@ func TestEndCountsDedicatedSeries(t *testing.T) {
 			c := vecs[tc.family].WithLabelValues(tc.labels...)
 			before := testutil.ToFloat64(c)
 			m.Begin(tc.x)
+			if n := inFlight(t, reg); n != 1 {
+				t.Errorf("in flight %v during the request", n)
+			}
 			m.End(tc.x)
 			if got := testutil.ToFloat64(c) - before; got != 1 {
 				t.Errorf("%s%v rose by %v, want 1", tc.family, tc.labels, got)
 			}
 		})
 	}
-	if n := testutil.ToFloat64(m.inFlight); n != 0 {
+	if n := inFlight(t, reg); n != 0 {
 		t.Errorf("in flight %v after all ended", n)
 	}
+}
+
+// inFlight is faultline_http_requests_in_flight as reg exposes it.
+func inFlight(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() == mn.HTTPRequestsInFlight {
+			return f.Metric[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("%s not exposed", mn.HTTPRequestsInFlight)
+	return 0
 }
 
 func TestEveryFamilyRegistered(t *testing.T) {

@@ -127,7 +127,7 @@ func (t *FastTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	ctx := r.Context()
 	for attempt := 0; ; attempt++ {
-		c, reused := t.getIdle()
+		c, reused := t.getIdle(time.Now())
 		if c == nil {
 			var err error
 			if c, err = t.dial(ctx, r.URL.Host); err != nil {
@@ -163,8 +163,9 @@ func (t *FastTransport) CloseIdleConnections() {
 	t.Fallback.CloseIdleConnections()
 }
 
-func (t *FastTransport) getIdle() (*fastConn, bool) {
-	now := time.Now()
+// getIdle takes the most recently used idle connection that is still
+// good at now, closing the stale ones it meets.
+func (t *FastTransport) getIdle(now time.Time) (*fastConn, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for n := len(t.idle); n > 0; n = len(t.idle) {

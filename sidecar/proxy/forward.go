@@ -145,9 +145,10 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, st *state) {
 	for attempt := 0; ; attempt++ {
 		var reused bool
 		var err error
-		c, reused = t.getIdle()
+		now := h.now()
+		c, reused = t.getIdle(now)
 		if h.opts.TraceUpstream && attempt == 0 {
-			x.Upstream.Sent = h.now()
+			x.Upstream.Sent = now
 		}
 		if c == nil {
 			if c, err = t.dial(ctx, h.target.Host); err != nil {

@@ -42,9 +42,10 @@ func (o *Observer) record(x *exchange.Exchange, st *request, out outcome) {
 	p := spanPairs.Get().(*spanPair)
 	defer func() {
 		// Drop the references to the engine's buffers before pooling.
+		for i := range p.spans {
+			clear(p.spans[i].Attributes)
+		}
 		p.spans = [2]Span{}
-		clear(p.attrs[0][:])
-		clear(p.attrs[1][:])
 		spanPairs.Put(p)
 	}()
 	r := x.Request

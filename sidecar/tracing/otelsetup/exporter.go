@@ -2,9 +2,7 @@ package otelsetup
 
 import (
 	"context"
-	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -44,31 +42,16 @@ const maxBatchBytes = 1 << 20
 // collector (DropExportFailed). It is safe for concurrent use; Shutdown
 // stops its goroutine.
 type Exporter struct {
+	batcher
 	head   tracing.HeadSampler
 	env    *otlpwire.Envelope
 	sender Sender
-	o      ProcessorOptions
-	log    *slog.Logger
 
 	mu  sync.Mutex
 	cur *otlpwire.Batch // filling; nil until a free batch is taken
 	// free holds the empty batches, full the ones waiting for export.
 	free, full chan *otlpwire.Batch
-
-	flush chan chan struct{}
-	stop  chan struct{}
-	done  chan struct{}
-	// ctx ends the export in flight when Shutdown runs out of time.
-	ctx    context.Context
-	cancel context.CancelFunc
-
-	stopped  atomic.Bool
-	stopOnce sync.Once
-	dropped  atomic.Uint64
-	exported atomic.Uint64
-	// Owned by the export goroutine.
-	failing bool
-	req     []byte
+	req        []byte // owned by the export goroutine
 }
 
 // NewExporter returns an exporter that takes head decisions with head
@@ -77,21 +60,14 @@ type Exporter struct {
 func NewExporter(head tracing.HeadSampler, env *otlpwire.Envelope, s Sender, o ProcessorOptions) *Exporter {
 	o = o.withDefaults()
 	batches := max(1, o.MaxQueueSize/o.MaxExportBatchSize) + 1 // +1: the one in flight
-	e := &Exporter{
-		head: head, env: env, sender: s, o: o, log: o.Logger,
-		free:  make(chan *otlpwire.Batch, batches),
-		full:  make(chan *otlpwire.Batch, batches),
-		flush: make(chan chan struct{}),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+	e := &Exporter{head: head, env: env, sender: s,
+		free: make(chan *otlpwire.Batch, batches),
+		full: make(chan *otlpwire.Batch, batches),
 	}
 	for range batches {
 		e.free <- new(otlpwire.Batch)
 	}
-	if e.log == nil {
-		e.log = slog.New(slog.DiscardHandler)
-	}
-	e.ctx, e.cancel = context.WithCancel(context.Background())
+	e.init(o)
 	go e.run()
 	return e
 }
@@ -126,69 +102,11 @@ func (e *Exporter) Export(spans []tracing.Span) {
 	e.mu.Unlock()
 }
 
-// Dropped returns the number of spans lost so far: found the queue full,
-// in a failed export, or refused by the collector.
-func (e *Exporter) Dropped() uint64 { return e.dropped.Load() }
-
-// Exported returns the number of spans the collector accepted.
-func (e *Exporter) Exported() uint64 { return e.exported.Load() }
-
-func (e *Exporter) drop(reason string, n int) {
-	e.dropped.Add(uint64(n))
-	if e.o.OnDropped != nil {
-		e.o.OnDropped(reason, n)
-	}
-}
-
-// ForceFlush exports every span queued or in the batch being filled,
-// waiting until they are sent or ctx ends.
-func (e *Exporter) ForceFlush(ctx context.Context) error {
-	if e.stopped.Load() {
-		return nil
-	}
-	return flushVia(ctx, e.flush, e.done)
-}
-
-// flushVia asks a batching goroutine to drain, through flush, and waits
-// for its answer, or for it to stop (done), or for ctx.
-func flushVia(ctx context.Context, flush chan<- chan struct{}, done <-chan struct{}) error {
-	ack := make(chan struct{})
-	select {
-	case flush <- ack:
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case <-ack:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // Shutdown exports what is queued, stops the goroutine and closes the
 // sender. When ctx ends first, the export in flight is abandoned and its
 // spans counted as dropped. Later calls do nothing.
 func (e *Exporter) Shutdown(ctx context.Context) error {
-	var err error
-	e.stopOnce.Do(func() {
-		e.stopped.Store(true)
-		close(e.stop)
-		select {
-		case <-e.done:
-		case <-ctx.Done():
-			e.cancel()
-			<-e.done
-			err = ctx.Err()
-		}
-		e.cancel()
-		if cerr := e.sender.Close(); err == nil {
-			err = cerr
-		}
-	})
-	return err
+	return e.shutdown(ctx, func(context.Context) error { return e.sender.Close() })
 }
 
 // run exports the batches that fill up, and the one being filled every
@@ -252,28 +170,11 @@ func (e *Exporter) export(b *otlpwire.Batch) {
 		return
 	}
 	e.req = e.env.AppendRequest(e.req[:0], b)
-	ctx, cancel := context.WithTimeout(e.ctx, e.o.ExportTimeout)
+	ctx, cancel := e.exportTimeout()
 	rejected, msg, err := e.sender.Send(ctx, e.req)
 	cancel()
 	if cap(e.req) > 2*maxBatchBytes {
 		e.req = nil // a batch of huge spans: do not keep its memory
 	}
-	if err != nil {
-		e.drop(DropExportFailed, n)
-		if !e.failing {
-			e.failing = true
-			e.log.Warn("span export failing; spans are dropped until it recovers", "err", err)
-		}
-		return
-	}
-	if rejected > 0 {
-		e.drop(DropExportFailed, int(min(rejected, int64(n))))
-		e.log.Warn("the collector refused spans", "rejected", rejected, "reason", msg)
-		n -= int(min(rejected, int64(n)))
-	}
-	e.exported.Add(uint64(n))
-	if e.failing {
-		e.failing = false
-		e.log.Info("span export recovered", "dropped_total", e.dropped.Load())
-	}
+	e.outcome(n, rejected, msg, err)
 }

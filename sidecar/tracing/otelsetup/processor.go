@@ -3,8 +3,6 @@ package otelsetup
 import (
 	"context"
 	"log/slog"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/codes"
@@ -71,23 +69,9 @@ type ProcessorOptions struct {
 // counted. EdgeProcessor is safe for concurrent use; Shutdown stops its
 // goroutine.
 type EdgeProcessor struct {
+	batcher
 	exporter sdktrace.SpanExporter
-	o        ProcessorOptions
-	log      *slog.Logger
-
-	queue chan sdktrace.ReadOnlySpan
-	flush chan chan struct{}
-	stop  chan struct{}
-	done  chan struct{}
-	// ctx ends the export in flight when Shutdown runs out of time.
-	ctx    context.Context
-	cancel context.CancelFunc
-
-	stopped  atomic.Bool
-	stopOnce sync.Once
-	dropped  atomic.Uint64
-	exported atomic.Uint64
-	failing  bool // owned by the export goroutine
+	queue    chan sdktrace.ReadOnlySpan
 }
 
 // withDefaults fills in the zero fields.
@@ -115,19 +99,8 @@ func (o ProcessorOptions) withDefaults() ProcessorOptions {
 // export goroutine.
 func NewEdgeProcessor(exp sdktrace.SpanExporter, o ProcessorOptions) *EdgeProcessor {
 	o = o.withDefaults()
-	p := &EdgeProcessor{
-		exporter: exp,
-		o:        o,
-		log:      o.Logger,
-		queue:    make(chan sdktrace.ReadOnlySpan, o.MaxQueueSize),
-		flush:    make(chan chan struct{}),
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
-	}
-	if p.log == nil {
-		p.log = slog.New(slog.DiscardHandler)
-	}
-	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p := &EdgeProcessor{exporter: exp, queue: make(chan sdktrace.ReadOnlySpan, o.MaxQueueSize)}
+	p.init(o)
 	go p.run()
 	return p
 }
@@ -162,50 +135,11 @@ func (p *EdgeProcessor) Keeps(s sdktrace.ReadOnlySpan) bool {
 	return p.o.SlowThreshold > 0 && s.EndTime().Sub(s.StartTime()) >= p.o.SlowThreshold
 }
 
-// Dropped returns the number of spans lost so far: found the queue full,
-// or in a failed export.
-func (p *EdgeProcessor) Dropped() uint64 { return p.dropped.Load() }
-
-// Exported returns the number of spans the exporter accepted.
-func (p *EdgeProcessor) Exported() uint64 { return p.exported.Load() }
-
-func (p *EdgeProcessor) drop(reason string, n int) {
-	p.dropped.Add(uint64(n))
-	if p.o.OnDropped != nil {
-		p.o.OnDropped(reason, n)
-	}
-}
-
-// ForceFlush exports the queued spans, waiting until they are exported or
-// ctx ends.
-func (p *EdgeProcessor) ForceFlush(ctx context.Context) error {
-	if p.stopped.Load() {
-		return nil
-	}
-	return flushVia(ctx, p.flush, p.done)
-}
-
 // Shutdown exports what is queued and stops the export goroutine, then
 // shuts the exporter down. When ctx ends first, the export in flight is
 // abandoned. Later calls do nothing.
 func (p *EdgeProcessor) Shutdown(ctx context.Context) error {
-	var err error
-	p.stopOnce.Do(func() {
-		p.stopped.Store(true)
-		close(p.stop)
-		select {
-		case <-p.done:
-		case <-ctx.Done():
-			p.cancel()
-			<-p.done
-			err = ctx.Err()
-		}
-		p.cancel()
-		if xerr := p.exporter.Shutdown(ctx); err == nil {
-			err = xerr
-		}
-	})
-	return err
+	return p.shutdown(ctx, p.exporter.Shutdown)
 }
 
 // run batches the queue into exports until stop.
@@ -257,20 +191,8 @@ func (p *EdgeProcessor) run() {
 }
 
 func (p *EdgeProcessor) export(batch []sdktrace.ReadOnlySpan) {
-	ctx, cancel := context.WithTimeout(p.ctx, p.o.ExportTimeout)
+	ctx, cancel := p.exportTimeout()
 	err := p.exporter.ExportSpans(ctx, batch)
 	cancel()
-	if err != nil {
-		p.drop(DropExportFailed, len(batch))
-		if !p.failing {
-			p.failing = true
-			p.log.Warn("span export failing; spans are dropped until it recovers", "err", err)
-		}
-		return
-	}
-	p.exported.Add(uint64(len(batch)))
-	if p.failing {
-		p.failing = false
-		p.log.Info("span export recovered", "dropped_total", p.dropped.Load())
-	}
+	p.outcome(len(batch), 0, "", err)
 }
