@@ -145,7 +145,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, st *state) {
 	for attempt := 0; ; attempt++ {
 		var reused bool
 		var err error
-		now := h.now()
+		now := time.Now()
 		c, reused = t.getIdle(now)
 		if h.opts.TraceUpstream && attempt == 0 {
 			x.Upstream.Sent = now
@@ -155,12 +155,15 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, st *state) {
 				h.fail(w, r, st, err)
 				return
 			}
+			now = time.Now()
 		}
+		// now is when the connection was in hand: a pooled one costs no
+		// time worth a second clock read.
 		if h.opts.TraceUpstream {
-			x.Upstream.Conn, x.Upstream.Reused = h.now().Sub(x.Upstream.Sent), reused
+			x.Upstream.Conn, x.Upstream.Reused = now.Sub(x.Upstream.Sent), reused
 		}
 		watch(ctx, c)
-		if err = h.exchangeHead(c, r, st); err == nil {
+		if err = h.exchangeHead(c, r, st, now); err == nil {
 			break
 		}
 		unwatch(ctx, c)
@@ -215,10 +218,10 @@ func unwatch(ctx context.Context, c *fastConn) {
 }
 
 // exchangeHead writes the request on c and reads the response head into
-// st.resp.
-func (h *Handler) exchangeHead(c *fastConn, r *http.Request, st *state) error {
+// st.resp, within the ResponseHeaderTimeout from now.
+func (h *Handler) exchangeHead(c *fastConn, r *http.Request, st *state, now time.Time) error {
 	x := &st.x
-	deadline := time.Now().Add(h.fast.ResponseHeaderTimeout)
+	deadline := now.Add(h.fast.ResponseHeaderTimeout)
 	c.headDeadline = deadline
 	if err := c.nc.SetReadDeadline(deadline); err != nil {
 		return err
@@ -233,7 +236,7 @@ func (h *Handler) exchangeHead(c *fastConn, r *http.Request, st *state) error {
 		return err
 	}
 	if h.opts.TraceUpstream {
-		x.Upstream.Wrote = h.now().Sub(x.Upstream.Sent)
+		x.Upstream.Wrote = time.Now().Sub(x.Upstream.Sent)
 	}
 	c.lim.n = maxResponseHead
 	err := h.readResponseHead(c, r, st)
@@ -376,7 +379,7 @@ func (h *Handler) readResponseHead(c *fastConn, r *http.Request, st *state) erro
 		var err error
 		resp.head, err = h1.ReadHead(c.br, resp.head[:0], maxResponseHead)
 		if first && h.opts.TraceUpstream && len(resp.head) > 0 {
-			st.x.Upstream.FirstByte = h.now().Sub(st.x.Upstream.Sent)
+			st.x.Upstream.FirstByte = time.Now().Sub(st.x.Upstream.Sent)
 			first = false
 		}
 		if err != nil {

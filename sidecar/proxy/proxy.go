@@ -45,8 +45,6 @@ type Options struct {
 	AuthCookies []string
 	// Logger receives errors the client cannot be told about. Nil discards.
 	Logger *slog.Logger
-	// Now is the clock. Nil means time.Now.
-	Now func() time.Time
 	// Decorate, if set, is called with the outbound request's header before
 	// it is sent, after the observers' Begin (tracing injects traceparent
 	// here). Values it sets replace the client's.
@@ -70,7 +68,6 @@ type Handler struct {
 	// with any other transport.
 	fast    *FastTransport
 	target  *url.URL
-	now     func() time.Time
 	log     *slog.Logger
 	states  sync.Pool
 	buffers sync.Pool
@@ -104,12 +101,9 @@ const copyBufferSize = 8 << 10
 
 // New returns a Handler forwarding to opts.Upstream.
 func New(opts Options) *Handler {
-	h := &Handler{opts: opts, target: opts.Upstream, transport: opts.Transport, now: opts.Now, log: opts.Logger}
+	h := &Handler{opts: opts, target: opts.Upstream, transport: opts.Transport, log: opts.Logger}
 	if h.transport == nil {
 		h.transport = NewFastTransport(TransportOptions{})
-	}
-	if h.now == nil {
-		h.now = time.Now
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -135,7 +129,7 @@ func New(opts Options) *Handler {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := h.states.Get().(*state)
 	x := &st.x
-	x.Start = h.now()
+	x.Start = time.Now()
 	x.Request = r
 	x.Context = r.Context()
 	x.Route = h.opts.Route(r.URL.Path)
@@ -162,7 +156,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if st.tap != nil {
 			st.tap.seal()
 		}
-		x.Duration = h.now().Sub(x.Start)
+		x.Duration = time.Now().Sub(x.Start)
 		h.opts.Observer.End(x)
 		h.flush(w, x)
 		x.Reset()
@@ -181,7 +175,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.opts.TraceUpstream {
 		var ut *upstreamTrace
-		out, ut = traceUpstream(out, h.now())
+		out, ut = traceUpstream(out, time.Now())
 		defer ut.copyTo(&x.Upstream)
 	}
 	resp, err := h.transport.RoundTrip(out)
@@ -389,7 +383,7 @@ func (e *clientWriteError) Unwrap() error { return e.err }
 // than half of it is left, so most requests set it once.
 func (h *Handler) armWrite(w http.ResponseWriter, st *state) {
 	if h.opts.WriteTimeout > 0 {
-		h.armWriteAt(w, st, h.now())
+		h.armWriteAt(w, st, time.Now())
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/faultline-dev/faultline/sidecar/proxy"
 	"github.com/faultline-dev/faultline/sidecar/tracing"
 	"github.com/faultline-dev/faultline/sidecar/tracing/otelsetup"
+	"github.com/faultline-dev/faultline/sidecar/tracing/otlpwire"
 )
 
 // discardExporter accepts and forgets every span.
@@ -27,29 +28,52 @@ func (discardExporter) Shutdown(context.Context) error                          
 
 var benchUpstream, _ = url.Parse("http://127.0.0.1:8000")
 
-// observer returns the tracing observer of a case, nil for tracing off:
-// a provider as otelsetup builds it, exporting to a discarding exporter.
-func observer(b *testing.B, name string, ratio float64) *tracing.Observer {
-	switch name {
+// discardSender accepts and forgets every request.
+type discardSender struct{}
+
+func (discardSender) Send(context.Context, []byte) (int64, string, error) { return 0, "", nil }
+func (discardSender) Close() error                                        { return nil }
+
+// observer returns the tracing observer of a pipeline, nil for tracing
+// off: "otlp" is the exporter otelsetup.FromEnv builds, "sdk" the same
+// decisions through the OpenTelemetry SDK (tracing.Provider, as faultline
+// ran before otlpwire), both sending to a collector that discards.
+func observer(b *testing.B, pipeline string, ratio float64) *tracing.Observer {
+	var exp tracing.Exporter
+	switch pipeline {
 	case "off":
 		return nil
 	case "noop-provider":
 		return tracing.New(tracing.Provider(noop.NewTracerProvider()), propagator(), tracing.Options{})
+	case "otlp":
+		e := otelsetup.NewExporter(otelsetup.NewSampler(true, ratio), otlpwire.NewEnvelope(nil, "bench"), discardSender{}, otelsetup.ProcessorOptions{})
+		b.Cleanup(func() { e.Shutdown(context.Background()) })
+		exp = e
+	case "sdk":
+		tp := sdktrace.NewTracerProvider(
+			sdktrace.WithSampler(otelsetup.RecordAll(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio)))),
+			sdktrace.WithIDGenerator(tracing.IDGenerator()),
+			sdktrace.WithSpanProcessor(otelsetup.NewEdgeProcessor(discardExporter{}, otelsetup.ProcessorOptions{})))
+		b.Cleanup(func() { tp.Shutdown(context.Background()) })
+		exp = tracing.Provider(tp)
+	default:
+		b.Fatalf("pipeline %q", pipeline)
 	}
-	tp := sdktrace.NewTracerProvider(
-		sdktrace.WithSampler(otelsetup.RecordAll(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio)))),
-		sdktrace.WithIDGenerator(tracing.IDGenerator()),
-		sdktrace.WithSpanProcessor(otelsetup.NewEdgeProcessor(discardExporter{}, otelsetup.ProcessorOptions{})))
-	b.Cleanup(func() { tp.Shutdown(context.Background()) })
-	return tracing.New(tracing.Provider(tp), propagator(), tracing.Options{Keep: func(s int) bool { return s == 422 }, Upstream: benchUpstream})
+	return tracing.New(exp, propagator(), tracing.Options{Keep: func(s int) bool { return s == 422 }, Upstream: benchUpstream})
 }
 
 // BenchmarkObserver is the observer's own cost per exchange (Begin,
-// Decorate, End, as the engine calls them): a success that is not sampled
-// (0 allocs/op), one under an unsampled client traceparent, successes at
-// ratios 10 % and 100 %, and a 500 at ratio 0 (kept, so recorded and
-// exported).
+// Decorate, End, as the engine calls them), through each pipeline: a
+// success that is not sampled (0 allocs/op), one under an unsampled
+// client traceparent, successes at ratios 10 % and 100 %, and a 500 at
+// ratio 0 (kept, so recorded and exported).
 func BenchmarkObserver(b *testing.B) {
+	for _, pipeline := range []string{"otlp", "sdk"} {
+		benchmarkObserver(b, pipeline)
+	}
+}
+
+func benchmarkObserver(b *testing.B, pipeline string) {
 	for _, bc := range []struct {
 		name        string
 		ratio       float64
@@ -62,8 +86,8 @@ func BenchmarkObserver(b *testing.B) {
 		{"ratio-1", 1, "", 200},
 		{"ratio-0-kept-500", 0, "", 500},
 	} {
-		b.Run(bc.name, func(b *testing.B) {
-			obs := observer(b, "sdk", bc.ratio)
+		b.Run(pipeline+"/"+bc.name, func(b *testing.B) {
+			obs := observer(b, pipeline, bc.ratio)
 			req := engineRequest("GET", "http://sidecar/items/1", map[string]string{"User-Agent": "wrk"})
 			if bc.traceparent != "" {
 				req.Header.Set("Traceparent", bc.traceparent)
@@ -86,22 +110,27 @@ func BenchmarkObserver(b *testing.B) {
 }
 
 var cases = []struct {
-	name  string
-	ratio float64
-}{{"off", 0}, {"noop-provider", 0}, {"ratio-0", 0}, {"ratio-0.1", 0.1}, {"ratio-1", 1}}
+	name, pipeline string
+	ratio          float64
+}{
+	{"off", "off", 0}, {"noop-provider", "noop-provider", 0},
+	{"ratio-0", "otlp", 0}, {"ratio-0.1", "otlp", 0.1}, {"ratio-1", "otlp", 1},
+	{"sdk-ratio-0.1", "sdk", 0.1}, {"sdk-ratio-1", "sdk", 1},
+}
 
 // options wires the observer of a case into the engine as server.Start
 // does.
-func options(b *testing.B, opts proxy.Options, name string, ratio float64) proxy.Options {
-	if obs := observer(b, name, ratio); obs != nil {
+func options(b *testing.B, opts proxy.Options, pipeline string, ratio float64) proxy.Options {
+	if obs := observer(b, pipeline, ratio); obs != nil {
 		opts.Observer, opts.Decorate, opts.TraceUpstream = obs, obs.Decorate, true
 	}
 	return opts
 }
 
 // BenchmarkServeHTTP is the per-request cost of the proxy with tracing off
-// (no observer), a noop provider, and the SDK pipeline at ratios 0, 10 %
-// and 100 % (spans exported to a discarding exporter), with a canned
+// (no observer), a noop provider, the OTLP pipeline at ratios 0, 10 % and
+// 100 % and the SDK one at 10 % and 100 % (spans sent to a collector that
+// discards), with a canned
 // upstream. The engine's own upstream timing (TraceUpstream) is part of
 // the cost with tracing on.
 func BenchmarkServeHTTP(b *testing.B) {
@@ -109,7 +138,7 @@ func BenchmarkServeHTTP(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			h := proxy.New(options(b, proxy.Options{Upstream: benchUpstream,
 				Transport: testkit.CannedTransport{Body: `{"item_id":1,"name":"item 1","price":9.5}`},
-				Route:     func(string) string { return "/items/{item_id}" }}, bc.name, bc.ratio))
+				Route:     func(string) string { return "/items/{item_id}" }}, bc.pipeline, bc.ratio))
 			req, _ := http.NewRequest("GET", "http://sidecar/items/1?q=x", nil)
 			req.RemoteAddr = "127.0.0.1:40000"
 			req.Header.Set("User-Agent", "wrk")
@@ -138,7 +167,7 @@ func BenchmarkLoopback(b *testing.B) {
 			tr := proxy.NewTransport(proxy.TransportOptions{})
 			defer tr.CloseIdleConnections()
 			h := proxy.New(options(b, proxy.Options{Upstream: u, Transport: tr,
-				Route: func(string) string { return "/items/{item_id}" }}, bc.name, bc.ratio))
+				Route: func(string) string { return "/items/{item_id}" }}, bc.pipeline, bc.ratio))
 			req, _ := http.NewRequest("GET", "http://sidecar/items/1", nil)
 			req.RemoteAddr = "127.0.0.1:40000"
 			w := &testkit.DiscardWriter{H: http.Header{}}

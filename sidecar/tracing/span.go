@@ -159,7 +159,8 @@ func (o *Observer) clientAttributes(attrs []attribute.KeyValue, buf *[]byte, x *
 		attrs = append(attrs, semconv.URLFull(unsafe.String(unsafe.SliceData(*buf), len(*buf))))
 	}
 	u := &x.Upstream
-	if u.Conn > 0 {
+	if !u.Sent.IsZero() {
+		// Timed by the engine; a pooled connection is in hand at once.
 		attrs = append(attrs, UpstreamConnectionKey.Float64(u.Conn.Seconds()), UpstreamReusedKey.Bool(u.Reused))
 	}
 	if u.Wrote > 0 {

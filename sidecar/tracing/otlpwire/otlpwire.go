@@ -166,8 +166,8 @@ func appendSpan(b []byte, s *tracing.Span) []byte {
 		b = appendBytes(b, spanParentID, s.Parent[:])
 	}
 	b = appendString(b, spanName, s.Name)
-	b = protowire.AppendTag(b, spanKind, protowire.VarintType)
-	b = protowire.AppendVarint(b, uint64(s.Kind))
+	b = appendTag(b, spanKind, protowire.VarintType)
+	b = appendVarint(b, uint64(s.Kind))
 	b = appendTime(b, spanStart, s.Start.UnixNano())
 	b = appendTime(b, spanEnd, s.End.UnixNano())
 	for _, kv := range s.Attributes {
@@ -187,15 +187,15 @@ func appendSpan(b []byte, s *tracing.Span) []byte {
 	var at int
 	b, at = begin(b, spanStatus)
 	if s.Failed {
-		b = protowire.AppendTag(b, statusCode, protowire.VarintType)
-		b = protowire.AppendVarint(b, statusError)
+		b = appendTag(b, statusCode, protowire.VarintType)
+		b = appendVarint(b, statusError)
 	}
 	b = end(b, at)
 	flags := uint32(s.Flags) | flagHasIsRemote
 	if s.ParentRemote {
 		flags |= flagIsRemote
 	}
-	b = protowire.AppendTag(b, spanFlags, protowire.Fixed32Type)
+	b = appendTag(b, spanFlags, protowire.Fixed32Type)
 	return protowire.AppendFixed32(b, flags)
 }
 
@@ -211,10 +211,45 @@ func typeName(err error) string {
 }
 
 func appendKeyValue(b []byte, num protowire.Number, kv attribute.KeyValue) []byte {
-	b, at := begin(b, num)
-	b = appendString(b, keyValueKey, string(kv.Key))
-	b = appendValue(b, keyValueValue, kv.Value)
-	return end(b, at)
+	// The scalar values, every attribute of faultline's spans, have sizes
+	// known up front: their lengths are written straight, without begin
+	// and end's placeholder.
+	var anyLen int
+	v := kv.Value
+	switch v.Type() {
+	case attribute.STRING:
+		anyLen = 1 + protowire.SizeBytes(len(v.AsString()))
+	case attribute.INT64:
+		anyLen = 1 + protowire.SizeVarint(uint64(v.AsInt64()))
+	case attribute.BOOL:
+		anyLen = 2
+	case attribute.FLOAT64:
+		anyLen = 1 + protowire.SizeFixed64()
+	default:
+		b, at := begin(b, num)
+		b = appendString(b, keyValueKey, string(kv.Key))
+		b = appendValue(b, keyValueValue, v)
+		return end(b, at)
+	}
+	key := string(kv.Key)
+	kvLen := 1 + protowire.SizeBytes(anyLen) // the value field
+	if key != "" {
+		kvLen += 1 + protowire.SizeBytes(len(key))
+	}
+	b = appendTag(b, num, protowire.BytesType)
+	b = appendVarint(b, uint64(kvLen))
+	b = appendString(b, keyValueKey, key)
+	b = appendTag(b, keyValueValue, protowire.BytesType)
+	b = appendVarint(b, uint64(anyLen))
+	switch v.Type() {
+	case attribute.STRING:
+		return appendAnyString(b, v.AsString())
+	case attribute.INT64:
+		return appendInt(b, v.AsInt64())
+	case attribute.BOOL:
+		return appendBool(b, v.AsBool())
+	}
+	return appendDouble(b, v.AsFloat64())
 }
 
 // appendValue encodes v as an AnyValue: the scalar types, their slices,
@@ -259,22 +294,22 @@ func appendArray[T any](b []byte, vs []T, appendOne func([]byte, T) []byte) []by
 // appendAnyString appends AnyValue's string, empty or not: a oneof field
 // is always written.
 func appendAnyString(b []byte, s string) []byte {
-	b = protowire.AppendTag(b, anyString, protowire.BytesType)
-	return protowire.AppendString(b, s)
+	b = appendTag(b, anyString, protowire.BytesType)
+	return append(appendVarint(b, uint64(len(s))), s...)
 }
 
 func appendBool(b []byte, v bool) []byte {
-	b = protowire.AppendTag(b, anyBool, protowire.VarintType)
-	return protowire.AppendVarint(b, protowire.EncodeBool(v))
+	b = appendTag(b, anyBool, protowire.VarintType)
+	return appendVarint(b, protowire.EncodeBool(v))
 }
 
 func appendInt(b []byte, v int64) []byte {
-	b = protowire.AppendTag(b, anyInt, protowire.VarintType)
-	return protowire.AppendVarint(b, uint64(v))
+	b = appendTag(b, anyInt, protowire.VarintType)
+	return appendVarint(b, uint64(v))
 }
 
 func appendDouble(b []byte, v float64) []byte {
-	b = protowire.AppendTag(b, anyDouble, protowire.Fixed64Type)
+	b = appendTag(b, anyDouble, protowire.Fixed64Type)
 	return protowire.AppendFixed64(b, math.Float64bits(v))
 }
 
@@ -283,26 +318,40 @@ func appendString(b []byte, num protowire.Number, s string) []byte {
 	if s == "" {
 		return b
 	}
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	return protowire.AppendString(b, s)
+	b = appendTag(b, num, protowire.BytesType)
+	return append(appendVarint(b, uint64(len(s))), s...)
 }
 
 func appendBytes(b []byte, num protowire.Number, v []byte) []byte {
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	return protowire.AppendBytes(b, v)
+	b = appendTag(b, num, protowire.BytesType)
+	return append(appendVarint(b, uint64(len(v))), v...)
 }
 
 // appendTime appends a fixed64 nanosecond timestamp; before 1970 is 0, as
 // the SDK's exporter clamps it.
 func appendTime(b []byte, num protowire.Number, ns int64) []byte {
-	b = protowire.AppendTag(b, num, protowire.Fixed64Type)
+	b = appendTag(b, num, protowire.Fixed64Type)
 	return protowire.AppendFixed64(b, uint64(max(0, ns)))
+}
+
+// appendTag and appendVarint are protowire's, with the one-byte case
+// inlined: nearly every tag and length of a span is below 128, and
+// protowire.AppendVarint is not inlined.
+func appendTag(b []byte, num protowire.Number, typ protowire.Type) []byte {
+	return appendVarint(b, protowire.EncodeTag(num, typ))
+}
+
+func appendVarint(b []byte, v uint64) []byte {
+	if v < 0x80 {
+		return append(b, byte(v))
+	}
+	return protowire.AppendVarint(b, v)
 }
 
 // begin starts a length-delimited field: its tag and a one-byte length
 // placeholder. It returns where the field's body starts, for end.
 func begin(b []byte, num protowire.Number) ([]byte, int) {
-	b = protowire.AppendTag(b, num, protowire.BytesType)
+	b = appendTag(b, num, protowire.BytesType)
 	b = append(b, 0)
 	return b, len(b)
 }
