@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/faultline-dev/faultline/sidecar/netraw"
 )
 
 // Connection states, for Shutdown: only an idle connection (between
@@ -43,8 +45,11 @@ var errTooManyFiles = syscall.EMFILE
 
 // conn is one client connection and everything reused across its requests.
 type conn struct {
-	srv      *Server
-	nc       net.Conn
+	srv *Server
+	nc  net.Conn
+	// rw reads and writes nc (netraw's raw system calls for TCP); nc is
+	// the connection itself, for deadlines, close and hijack.
+	rw       net.Conn
 	state    atomic.Int32
 	accepted time.Time
 
@@ -141,8 +146,9 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{srv: s, nc: nc, accepted: time.Now(), remoteAddr: nc.RemoteAddr().String()}
 	c.state.Store(stateNew)
 	c.cr.c = c
+	c.rw = netraw.Wrap(nc)
 	c.br = bufio.NewReaderSize(&c.cr, bufferSize)
-	c.bw = bufio.NewWriterSize(nc, bufferSize)
+	c.bw = bufio.NewWriterSize(c.rw, bufferSize)
 	ctx, cancel := context.WithCancel(s.ctx)
 	c.ctx, c.cancel = &connCtx{ctx, c}, cancel
 	c.req = new(http.Request).WithContext(c.ctx)
@@ -166,7 +172,7 @@ func (r *connReader) Read(p []byte) (int, error) {
 		p[0], r.hasPending = r.pending, false
 		return 1, nil
 	}
-	return r.c.nc.Read(p)
+	return r.c.rw.Read(p)
 }
 
 func (c *conn) serve() {
@@ -390,7 +396,7 @@ func (c *conn) backgroundRead() {
 	c.wmu.Unlock()
 	c.nc.SetReadDeadline(time.Time{})
 	var b [1]byte
-	n, err := c.nc.Read(b[:])
+	n, err := c.rw.Read(b[:])
 	if n == 1 {
 		c.cr.pending, c.cr.hasPending = b[0], true
 	} else if err != nil && !isTimeout(err) {

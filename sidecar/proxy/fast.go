@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/faultline-dev/faultline/sidecar/netraw"
 )
 
 // FastTransport sends requests without a body or with a small body of
@@ -204,8 +206,9 @@ func (t *FastTransport) dial(ctx context.Context, host string) (*fastConn, error
 	if err != nil {
 		return nil, err
 	}
-	c := &fastConn{nc: nc, bw: bufio.NewWriterSize(nc, 4<<10)}
-	c.lim = headLimit{r: nc, n: -1}
+	rw := netraw.Wrap(nc)
+	c := &fastConn{nc: nc, bw: bufio.NewWriterSize(rw, 4<<10)}
+	c.lim = headLimit{r: rw, n: -1}
 	c.br = bufio.NewReaderSize(&c.lim, 4<<10)
 	if sc, ok := nc.(syscall.Conn); ok {
 		c.raw, _ = sc.SyscallConn()
