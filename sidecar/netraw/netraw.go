@@ -74,7 +74,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 	n, rerr := c.rn, c.rerr
 	c.rp, c.rerr = nil, nil
 	if err != nil {
-		return 0, err
+		return 0, renamed(err, "read")
 	}
 	return n, rerr
 }
@@ -107,10 +107,20 @@ func (c *Conn) Write(p []byte) (int, error) {
 	err := c.rc.Write(c.writeFn)
 	n, werr := c.wn, c.werr
 	c.wp, c.werr = nil, nil
-	if err == nil {
-		err = werr
+	if err != nil {
+		return n, renamed(err, "write")
 	}
-	return n, err
+	return n, werr
+}
+
+// renamed gives the poller's errors (a deadline, a closed connection) the
+// operation net.Conn's would have, "read" or "write" rather than
+// "raw-read", so that logs read the same.
+func renamed(err error, op string) error {
+	if oe, ok := err.(*net.OpError); ok {
+		oe.Op = op
+	}
+	return err
 }
 
 func (c *Conn) write(fd uintptr) bool {

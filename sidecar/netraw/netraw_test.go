@@ -121,6 +121,9 @@ func TestDeadlines(t *testing.T) {
 	if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("read past the deadline: %v, want a timeout", err)
 	}
+	if op := new(net.OpError); !errors.As(err, &op) || op.Op != "read" {
+		t.Errorf("read past the deadline: %v, want a *net.OpError of read", err)
+	}
 	c.SetReadDeadline(time.Unix(1, 0))
 	if _, err := c.Read(make([]byte, 8)); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("read with a passed deadline: %v", err)
