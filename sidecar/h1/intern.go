@@ -26,39 +26,170 @@ func internMethod(b []byte) string {
 	return str(b)
 }
 
-// commonHeaders interns the usual canonical field names: a key found here
-// is a constant, one not found is a view of the arena.
-var commonHeaders = func() map[string]string {
-	m := make(map[string]string)
-	for _, k := range []string{
-		"Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language", "Accept-Ranges",
-		"Access-Control-Allow-Origin", "Age", "Allow", "Authorization", "Baggage",
-		"Cache-Control", "Connection", "Content-Disposition", "Content-Encoding",
-		"Content-Language", "Content-Length", "Content-Location", "Content-Range",
-		"Content-Type", "Cookie", "Date", "Etag", "Expect", "Expires", "Forwarded", "From",
-		"Host", "If-Match", "If-Modified-Since", "If-None-Match", "If-Range",
-		"If-Unmodified-Since", "Keep-Alive", "Last-Modified", "Link", "Location",
-		"Max-Forwards", "Origin", "Pragma", "Priority", "Proxy-Authenticate",
-		"Proxy-Authorization", "Proxy-Connection", "Range", "Referer", "Retry-After",
-		"Sec-Fetch-Dest", "Sec-Fetch-Mode", "Sec-Fetch-Site", "Sec-Fetch-User",
-		"Sec-Websocket-Accept", "Sec-Websocket-Extensions", "Sec-Websocket-Key",
-		"Sec-Websocket-Protocol", "Sec-Websocket-Version", "Server", "Set-Cookie",
-		"Strict-Transport-Security", "Te", "Trailer", "Traceparent", "Tracestate",
-		"Transfer-Encoding", "Upgrade", "Upgrade-Insecure-Requests", "User-Agent", "Vary",
-		"Via", "Www-Authenticate", "X-Api-Key", "X-Content-Type-Options",
-		"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Frame-Options",
-		"X-Real-Ip", "X-Request-Id", "X-Requested-With", "X-Trace-Id",
-	} {
-		m[k] = k
-	}
-	return m
-}()
-
-// headerKey returns the canonical name b as a string: interned when
-// common, a view of the arena otherwise.
+// headerKey returns the canonical name b as a string: a constant for the
+// usual names, a view of the arena otherwise. A switch on the bytes
+// compiles to a search by length and value that neither hashes nor
+// allocates, faster than a map for the few fields of a request.
 func headerKey(b []byte) string {
-	if k, ok := commonHeaders[string(b)]; ok {
-		return k
+	switch string(b) {
+	case "Accept":
+		return "Accept"
+	case "Accept-Charset":
+		return "Accept-Charset"
+	case "Accept-Encoding":
+		return "Accept-Encoding"
+	case "Accept-Language":
+		return "Accept-Language"
+	case "Accept-Ranges":
+		return "Accept-Ranges"
+	case "Access-Control-Allow-Origin":
+		return "Access-Control-Allow-Origin"
+	case "Age":
+		return "Age"
+	case "Allow":
+		return "Allow"
+	case "Authorization":
+		return "Authorization"
+	case "Baggage":
+		return "Baggage"
+	case "Cache-Control":
+		return "Cache-Control"
+	case "Connection":
+		return "Connection"
+	case "Content-Disposition":
+		return "Content-Disposition"
+	case "Content-Encoding":
+		return "Content-Encoding"
+	case "Content-Language":
+		return "Content-Language"
+	case "Content-Length":
+		return "Content-Length"
+	case "Content-Location":
+		return "Content-Location"
+	case "Content-Range":
+		return "Content-Range"
+	case "Content-Type":
+		return "Content-Type"
+	case "Cookie":
+		return "Cookie"
+	case "Date":
+		return "Date"
+	case "Etag":
+		return "Etag"
+	case "Expect":
+		return "Expect"
+	case "Expires":
+		return "Expires"
+	case "Forwarded":
+		return "Forwarded"
+	case "From":
+		return "From"
+	case "Host":
+		return "Host"
+	case "If-Match":
+		return "If-Match"
+	case "If-Modified-Since":
+		return "If-Modified-Since"
+	case "If-None-Match":
+		return "If-None-Match"
+	case "If-Range":
+		return "If-Range"
+	case "If-Unmodified-Since":
+		return "If-Unmodified-Since"
+	case "Keep-Alive":
+		return "Keep-Alive"
+	case "Last-Modified":
+		return "Last-Modified"
+	case "Link":
+		return "Link"
+	case "Location":
+		return "Location"
+	case "Max-Forwards":
+		return "Max-Forwards"
+	case "Origin":
+		return "Origin"
+	case "Pragma":
+		return "Pragma"
+	case "Priority":
+		return "Priority"
+	case "Proxy-Authenticate":
+		return "Proxy-Authenticate"
+	case "Proxy-Authorization":
+		return "Proxy-Authorization"
+	case "Proxy-Connection":
+		return "Proxy-Connection"
+	case "Range":
+		return "Range"
+	case "Referer":
+		return "Referer"
+	case "Retry-After":
+		return "Retry-After"
+	case "Sec-Fetch-Dest":
+		return "Sec-Fetch-Dest"
+	case "Sec-Fetch-Mode":
+		return "Sec-Fetch-Mode"
+	case "Sec-Fetch-Site":
+		return "Sec-Fetch-Site"
+	case "Sec-Fetch-User":
+		return "Sec-Fetch-User"
+	case "Sec-Websocket-Accept":
+		return "Sec-Websocket-Accept"
+	case "Sec-Websocket-Extensions":
+		return "Sec-Websocket-Extensions"
+	case "Sec-Websocket-Key":
+		return "Sec-Websocket-Key"
+	case "Sec-Websocket-Protocol":
+		return "Sec-Websocket-Protocol"
+	case "Sec-Websocket-Version":
+		return "Sec-Websocket-Version"
+	case "Server":
+		return "Server"
+	case "Set-Cookie":
+		return "Set-Cookie"
+	case "Strict-Transport-Security":
+		return "Strict-Transport-Security"
+	case "Te":
+		return "Te"
+	case "Trailer":
+		return "Trailer"
+	case "Traceparent":
+		return "Traceparent"
+	case "Tracestate":
+		return "Tracestate"
+	case "Transfer-Encoding":
+		return "Transfer-Encoding"
+	case "Upgrade":
+		return "Upgrade"
+	case "Upgrade-Insecure-Requests":
+		return "Upgrade-Insecure-Requests"
+	case "User-Agent":
+		return "User-Agent"
+	case "Vary":
+		return "Vary"
+	case "Via":
+		return "Via"
+	case "Www-Authenticate":
+		return "Www-Authenticate"
+	case "X-Api-Key":
+		return "X-Api-Key"
+	case "X-Content-Type-Options":
+		return "X-Content-Type-Options"
+	case "X-Forwarded-For":
+		return "X-Forwarded-For"
+	case "X-Forwarded-Host":
+		return "X-Forwarded-Host"
+	case "X-Forwarded-Proto":
+		return "X-Forwarded-Proto"
+	case "X-Frame-Options":
+		return "X-Frame-Options"
+	case "X-Real-Ip":
+		return "X-Real-Ip"
+	case "X-Request-Id":
+		return "X-Request-Id"
+	case "X-Requested-With":
+		return "X-Requested-With"
+	case "X-Trace-Id":
+		return "X-Trace-Id"
 	}
 	return str(b)
 }
