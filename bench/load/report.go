@@ -52,8 +52,42 @@ type summary struct {
 	TLSAddedCPUus   *float64 `json:"tls_added_cpu_us_per_request,omitempty"`
 	TLSAddedP50C1us *float64 `json:"tls_added_p50_us_1conn,omitempty"`
 	TLSRatioToPlain *float64 `json:"tls_ratio_to_plain,omitempty"`
+	// For a faultline target: the lowest and highest of its req/s over
+	// nginx's and over httputil's in the same round. On a shared, noisy
+	// machine the rounds move together, so these say more than the ratio
+	// of two medians taken from different rounds.
+	RoundsToNginx    *span `json:"round_ratios_to_nginx,omitempty"`
+	RoundsToHTTPUtil *span `json:"round_ratios_to_httputil,omitempty"`
 
 	Samples []sample `json:"samples"`
+}
+
+// span is the range of a ratio across rounds.
+type span struct {
+	Min float64 `json:"min"`
+	Max float64 `json:"max"`
+}
+
+// roundRatios is the range over the rounds both measured of a's req/s over
+// b's; nil when they share no round.
+func roundRatios(a, b []sample) *span {
+	byRound := map[int]float64{}
+	for _, x := range b {
+		byRound[x.Round] = x.Throughput.RequestsPerSec
+	}
+	var r *span
+	for _, x := range a {
+		d, ok := byRound[x.Round]
+		if !ok || d <= 0 {
+			continue
+		}
+		v := x.Throughput.RequestsPerSec / d
+		if r == nil {
+			r = &span{v, v}
+		}
+		r.Min, r.Max = min(r.Min, v), max(r.Max, v)
+	}
+	return r
 }
 
 // targetResult is what the rounds collected for one target.
@@ -97,7 +131,15 @@ func summarize(results []targetResult) []summary {
 		out = append(out, s)
 	}
 	direct, haveDirect := meds["direct"]
+	samples := map[string][]sample{}
+	for _, r := range results {
+		samples[r.name] = r.samples
+	}
 	for i := range out {
+		if out[i].Kind == "faultline" {
+			out[i].RoundsToNginx = roundRatios(samples[out[i].Name], samples["nginx"])
+			out[i].RoundsToHTTPUtil = roundRatios(samples[out[i].Name], samples["httputil"])
+		}
 		m := meds[out[i].Name]
 		nginxName := "nginx"
 		if plain, ok := strings.CutSuffix(out[i].Name, "-tls"); ok {
@@ -188,6 +230,16 @@ func writeMarkdown(w io.Writer, r report) error {
 		}
 		for _, note := range s.Notes {
 			notes = append(notes, fmt.Sprintf("`%s`: %s", s.Name, note))
+		}
+		if s.RoundsToNginx != nil || s.RoundsToHTTPUtil != nil {
+			var parts []string
+			if r := s.RoundsToNginx; r != nil {
+				parts = append(parts, fmt.Sprintf("%.2f–%.2f× nginx", r.Min, r.Max))
+			}
+			if r := s.RoundsToHTTPUtil; r != nil {
+				parts = append(parts, fmt.Sprintf("%.2f–%.2f× httputil", r.Min, r.Max))
+			}
+			notes = append(notes, fmt.Sprintf("`%s`, round by round: %s", s.Name, strings.Join(parts, ", ")))
 		}
 		if s.TLSRatioToPlain != nil {
 			plain := strings.TrimSuffix(s.Name, "-tls")

@@ -72,6 +72,39 @@ func TestWriteMarkdown(t *testing.T) {
 	}
 }
 
+// TestRoundRatios: a faultline target's ratios to nginx and httputil are
+// taken round by round, over the rounds both measured, and reported as a
+// range.
+func TestRoundRatios(t *testing.T) {
+	at := func(r int, rps float64) sample {
+		x := round(rps, int64(rps), 100, 200, 1000, 2000, nil, nil)
+		x.Round = r
+		return x
+	}
+	out := summarize([]targetResult{
+		{name: "nginx", kind: "nginx", samples: []sample{at(1, 60000), at(2, 50000), at(3, 70000)}},
+		{name: "httputil", kind: "httputil", samples: []sample{at(1, 15000), at(3, 20000)}},
+		{name: "trace10", kind: "faultline", samples: []sample{at(1, 48000), at(2, 42500), at(3, 49000)}},
+	})
+	tr := out[2]
+	if r := tr.RoundsToNginx; r == nil || r.Min != 0.7 || r.Max != 0.85 {
+		t.Errorf("round ratios to nginx %+v, want 0.70–0.85", r)
+	}
+	if r := tr.RoundsToHTTPUtil; r == nil || r.Min != 2.45 || r.Max != 3.2 {
+		t.Errorf("round ratios to httputil %+v, want 2.45–3.20 (round 2 has no httputil)", r)
+	}
+	if out[0].RoundsToNginx != nil {
+		t.Errorf("nginx has round ratios: %+v", out[0].RoundsToNginx)
+	}
+	var buf bytes.Buffer
+	if err := writeMarkdown(&buf, report{Run: runInfo{Rounds: 3}, Targets: out}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "`trace10`, round by round: 0.70–0.85× nginx, 2.45–3.20× httputil"; !strings.Contains(buf.String(), want) {
+		t.Errorf("markdown lacks %q:\n%s", want, buf.String())
+	}
+}
+
 func TestWriteJSON(t *testing.T) {
 	r := testReport()
 	// A target that measured nothing has NaN medians, which encoding/json
