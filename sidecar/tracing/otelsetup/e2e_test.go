@@ -1,7 +1,6 @@
 package otelsetup_test
 
 import (
-	"compress/gzip"
 	"context"
 	"io"
 	"net"
@@ -21,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"google.golang.org/grpc"
 
+	"github.com/faultline-dev/faultline/internal/testkit"
 	"github.com/faultline-dev/faultline/sidecar/proxy"
 	"github.com/faultline-dev/faultline/sidecar/tracing"
 	"github.com/faultline-dev/faultline/sidecar/tracing/otelsetup"
@@ -49,25 +49,12 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "want POST /v1/traces application/x-protobuf", http.StatusBadRequest)
 		return
 	}
-	var body io.Reader = req.Body
-	if req.Header.Get("Content-Encoding") == "gzip" {
+	er, gz, ok := testkit.ReadOTLP(w, req)
+	if !ok {
+		return
+	}
+	if gz {
 		r.gzip.Store(true)
-		zr, err := gzip.NewReader(req.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		body = zr
-	}
-	data, err := io.ReadAll(body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	er := ptraceotlp.NewExportRequest()
-	if err := er.UnmarshalProto(data); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
 	}
 	resp, _ := r.Export(req.Context(), er)
 	out, _ := resp.MarshalProto()

@@ -1,7 +1,6 @@
 package otlpsend
 
 import (
-	"compress/gzip"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -31,6 +30,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/stats"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/faultline-dev/faultline/internal/testkit"
 )
 
 const (
@@ -122,24 +123,8 @@ func seenOf(td ptrace.Traces) seen {
 }
 
 func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var body io.Reader = r.Body
-	gz := r.Header.Get("Content-Encoding") == "gzip"
-	if gz {
-		zr, err := gzip.NewReader(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		body = zr
-	}
-	data, err := io.ReadAll(body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	req := ptraceotlp.NewExportRequest()
-	if err := req.UnmarshalProto(data); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+	req, gz, ok := testkit.ReadOTLP(w, r)
+	if !ok {
 		return
 	}
 	s := seenOf(req.Traces())
