@@ -14,6 +14,8 @@ package otlpwire
 import (
 	"math"
 	"reflect"
+	"strings"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -215,10 +217,12 @@ func appendKeyValue(b []byte, num protowire.Number, kv attribute.KeyValue) []byt
 	// known up front: their lengths are written straight, without begin
 	// and end's placeholder.
 	var anyLen int
+	var str string
 	v := kv.Value
 	switch v.Type() {
 	case attribute.STRING:
-		anyLen = 1 + protowire.SizeBytes(len(v.AsString()))
+		str = validUTF8(v.AsString())
+		anyLen = 1 + protowire.SizeBytes(len(str))
 	case attribute.INT64:
 		anyLen = 1 + protowire.SizeVarint(uint64(v.AsInt64()))
 	case attribute.BOOL:
@@ -231,19 +235,23 @@ func appendKeyValue(b []byte, num protowire.Number, kv attribute.KeyValue) []byt
 		b = appendValue(b, keyValueValue, v)
 		return end(b, at)
 	}
-	key := string(kv.Key)
+	key := validUTF8(string(kv.Key))
 	kvLen := 1 + protowire.SizeBytes(anyLen) // the value field
 	if key != "" {
 		kvLen += 1 + protowire.SizeBytes(len(key))
 	}
 	b = appendTag(b, num, protowire.BytesType)
 	b = appendVarint(b, uint64(kvLen))
-	b = appendString(b, keyValueKey, key)
+	if key != "" {
+		b = appendTag(b, keyValueKey, protowire.BytesType)
+		b = append(appendVarint(b, uint64(len(key))), key...)
+	}
 	b = appendTag(b, keyValueValue, protowire.BytesType)
 	b = appendVarint(b, uint64(anyLen))
 	switch v.Type() {
 	case attribute.STRING:
-		return appendAnyString(b, v.AsString())
+		b = appendTag(b, anyString, protowire.BytesType)
+		return append(appendVarint(b, uint64(len(str))), str...)
 	case attribute.INT64:
 		return appendInt(b, v.AsInt64())
 	case attribute.BOOL:
@@ -294,6 +302,7 @@ func appendArray[T any](b []byte, vs []T, appendOne func([]byte, T) []byte) []by
 // appendAnyString appends AnyValue's string, empty or not: a oneof field
 // is always written.
 func appendAnyString(b []byte, s string) []byte {
+	s = validUTF8(s)
 	b = appendTag(b, anyString, protowire.BytesType)
 	return append(appendVarint(b, uint64(len(s))), s...)
 }
@@ -318,8 +327,21 @@ func appendString(b []byte, num protowire.Number, s string) []byte {
 	if s == "" {
 		return b
 	}
+	s = validUTF8(s)
 	b = appendTag(b, num, protowire.BytesType)
 	return append(appendVarint(b, uint64(len(s))), s...)
+}
+
+// validUTF8 replaces what is not UTF-8 in s with U+FFFD. A proto3 string
+// must be UTF-8, and a collector refuses a whole request that breaks the
+// rule: a client could otherwise lose a batch of spans with one byte of
+// its path or user agent. Valid text, nearly all, is checked and kept
+// without allocating.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 func appendBytes(b []byte, num protowire.Number, v []byte) []byte {

@@ -3,11 +3,13 @@ package otlpwire_test
 import (
 	"context"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -216,4 +218,39 @@ func BenchmarkRequest(b *testing.B) {
 	for b.Loop() {
 		buf = env.AppendRequest(buf[:0], &batch)
 	}
+}
+
+// FuzzAppend: whatever the strings of a span (the path, the user agent and
+// the method are the client's to choose), the request decodes, as a
+// collector's protobuf library decodes it, with every value in place;
+// text that is not UTF-8, which proto3 strings must be and a collector
+// would refuse the whole batch for, arrives with U+FFFD in its place.
+func FuzzAppend(f *testing.F) {
+	f.Add("GET /items/{item_id}", "/items/1", "curl/8.0", int64(200), 0.25, true)
+	f.Add("", "", "", int64(-1), -0.0, false)
+	f.Add("\xff\xfe", "/a%ff\xc3", "Mozilla\x80", int64(1<<62), 1e300, true)
+	f.Fuzz(func(t *testing.T, name, path, ua string, n int64, x float64, b bool) {
+		spans := []tracing.Span{{Name: name, Kind: trace.SpanKindServer, TraceID: tid, SpanID: trace.SpanID{1},
+			Start: t0, End: t0.Add(time.Millisecond),
+			Attributes: []attribute.KeyValue{
+				attribute.String("url.path", path), attribute.String(ua, ua), attribute.Int64("n", n),
+				attribute.Float64("x", x), attribute.Bool("b", b),
+			}}}
+		var batch otlpwire.Batch
+		batch.Append(spans)
+		req := &coltracepb.ExportTraceServiceRequest{}
+		if err := proto.Unmarshal(otlpwire.NewEnvelope(nil, "fuzz").AppendRequest(nil, &batch), req); err != nil {
+			t.Fatalf("a collector cannot decode the request: %v", err)
+		}
+		s := req.ResourceSpans[0].ScopeSpans[0].Spans[0]
+		if want := strings.ToValidUTF8(name, "\uFFFD"); s.Name != want {
+			t.Errorf("name %q, want %q", s.Name, want)
+		}
+		a := s.Attributes
+		if len(a) != 5 || a[0].Value.GetStringValue() != strings.ToValidUTF8(path, "\uFFFD") ||
+			a[1].Key != strings.ToValidUTF8(ua, "\uFFFD") || a[2].Value.GetIntValue() != n ||
+			math.Float64bits(a[3].Value.GetDoubleValue()) != math.Float64bits(x) || a[4].Value.GetBoolValue() != b {
+			t.Errorf("attributes %v", a)
+		}
+	})
 }
