@@ -16,7 +16,9 @@
 // (the peer; X-Forwarded-For is the client's to forge and is not read),
 // user_agent.original, network.protocol.version, http.request.body.size,
 // http.response.body.size, and error.type for failures. Query strings are
-// never recorded, on either span: they may carry tokens. The spans are made
+// never recorded, on either span: they may carry tokens. Text that is not
+// UTF-8 (a path or user agent is the client's to choose) reaches the
+// collector with U+FFFD in its place (otlpwire). The spans are made
 // when the exchange ends, from copies of the exchange's strings (the engine
 // reuses its buffers), so a sampler sees neither their name nor their
 // attributes; faultline's samplers (ratio and parent-based) read neither.
