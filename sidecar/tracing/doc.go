@@ -19,9 +19,10 @@
 // never recorded, on either span: they may carry tokens. Text that is not
 // UTF-8 (a path or user agent is the client's to choose) reaches the
 // collector with U+FFFD in its place (otlpwire). The spans are made
-// when the exchange ends, from copies of the exchange's strings (the engine
-// reuses its buffers), so a sampler sees neither their name nor their
-// attributes; faultline's samplers (ratio and parent-based) read neither.
+// when the exchange ends, over the exchange's strings, which the exporter
+// copies before the engine reuses its buffers; so a sampler sees neither
+// their name nor their attributes, and faultline's samplers (ratio and
+// parent-based) read neither.
 //
 // error.type is, for a 5xx the sidecar made itself, where it came from
 // (upstream_unreachable, upstream_timeout, sidecar, as in the
