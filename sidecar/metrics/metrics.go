@@ -89,11 +89,13 @@ func endTime(x *exchange.Exchange) int64 {
 }
 
 // exemplarDue reports whether the bucket of secs may take an exemplar at
-// now (Unix nanoseconds), and if so claims it.
+// now (Unix nanoseconds), and if so claims it. A clock stepped back (now
+// before the last one) does not hold exemplars back until it catches up.
 func (s *series) exemplarDue(secs float64, now int64) bool {
 	at := &s.exemplarAt[sort.SearchFloat64s(mn.DurationBuckets, secs)]
 	last := at.Load()
-	return now-last >= int64(ExemplarInterval) && at.CompareAndSwap(last, now)
+	since := now - last
+	return (since >= int64(ExemplarInterval) || since < 0) && at.CompareAndSwap(last, now)
 }
 
 // New registers the metric families on reg and returns the observer.

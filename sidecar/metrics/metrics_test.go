@@ -208,11 +208,15 @@ func TestExemplarInterval(t *testing.T) {
 	if got := exemplars(); got[0.0025] != "a3" {
 		t.Errorf("after the interval: exemplars %v, want a3 in le=0.0025", got)
 	}
+	end("a4", 2*time.Millisecond, -time.Hour) // the clock stepped back
+	if got := exemplars(); got[0.0025] != "a4" {
+		t.Errorf("after the clock stepped back: exemplars %v, want a4 in le=0.0025", got)
+	}
 	fams, _ := reg.Gather()
 	for _, f := range fams {
 		if f.GetName() == mn.HTTPRequestDuration {
-			if n := f.Metric[0].Histogram.GetSampleCount(); n != 4 {
-				t.Errorf("%d observations, want 4: a request without an exemplar is still counted", n)
+			if n := f.Metric[0].Histogram.GetSampleCount(); n != 5 {
+				t.Errorf("%d observations, want 5: a request without an exemplar is still counted", n)
 			}
 		}
 	}
