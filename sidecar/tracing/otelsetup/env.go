@@ -68,8 +68,10 @@ type settings struct {
 	timeout     time.Duration
 	compression bool
 	// certificate, clientCert and clientKey are PEM file paths, read
-	// (and checked) when the sender is built.
+	// (and checked) when the sender is built; fileVars names the variable
+	// each came from, by otlpsend.Config field, for its errors.
 	certificate, clientCert, clientKey string
+	fileVars                           map[string]string
 
 	serviceName string
 	attributes  map[string]string
@@ -157,9 +159,10 @@ func parseEnv(getenv func(string) string) (settings, error) {
 		}
 	}
 
-	s.certificate, _ = lookup(getenv, EnvTracesCertificate, EnvCertificate)
-	s.clientCert, _ = lookup(getenv, EnvTracesClientCert, EnvClientCert)
-	s.clientKey, _ = lookup(getenv, EnvTracesClientKey, EnvClientKey)
+	s.fileVars = map[string]string{}
+	s.certificate, s.fileVars["Certificate"] = lookup(getenv, EnvTracesCertificate, EnvCertificate)
+	s.clientCert, s.fileVars["ClientCertificate"] = lookup(getenv, EnvTracesClientCert, EnvClientCert)
+	s.clientKey, s.fileVars["ClientKey"] = lookup(getenv, EnvTracesClientKey, EnvClientKey)
 
 	s.serviceName = DefaultServiceName
 	if v, name := lookup(getenv, EnvResourceAttributes); v != "" {

@@ -220,3 +220,33 @@ func TestPropagator(t *testing.T) {
 		}
 	}
 }
+
+// TestFromEnvFileErrors: a certificate or key file that cannot be used
+// stops the start with an error naming its variable; on a plaintext
+// endpoint the files go unused, as the official exporters leave them.
+func TestFromEnvFileErrors(t *testing.T) {
+	missing := "/nonexistent/ca.pem"
+	for _, tc := range []struct {
+		kv      map[string]string
+		setting string // "" for no error
+	}{
+		{map[string]string{EnvEndpoint: "https://collector:4318", EnvCertificate: missing}, EnvCertificate},
+		{map[string]string{EnvEndpoint: "https://collector:4318", EnvTracesCertificate: missing, EnvCertificate: "/also/missing"}, EnvTracesCertificate},
+		{map[string]string{EnvEndpoint: "collector:4317", EnvClientCert: missing, EnvClientKey: missing}, EnvClientCert},
+		{map[string]string{EnvEndpoint: "collector:4317", EnvTracesClientCert: missing}, EnvTracesClientKey}, // the key is missing
+		{map[string]string{EnvEndpoint: "http://collector:4318", EnvCertificate: missing}, ""},
+	} {
+		exp, shutdown, err := FromEnv(context.Background(), env(tc.kv), Options{})
+		if tc.setting == "" {
+			if err != nil || exp == nil {
+				t.Errorf("%v: FromEnv = %v, %v; want an exporter", tc.kv, exp, err)
+			}
+			shutdown(context.Background())
+			continue
+		}
+		var ce *config.Error
+		if !errors.As(err, &ce) || ce.Setting != tc.setting || !strings.Contains(err.Error(), "nonexistent") && tc.setting != EnvTracesClientKey {
+			t.Errorf("%v: FromEnv error %v, want a *config.Error naming %s", tc.kv, err, tc.setting)
+		}
+	}
+}

@@ -20,6 +20,7 @@ package otelsetup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -50,9 +51,9 @@ type Options struct {
 // through getenv (os.Getenv in main). It returns a nil exporter and a
 // no-op shutdown when tracing is off: OTEL_SDK_DISABLED=true,
 // OTEL_TRACES_EXPORTER=none, or neither OTEL_EXPORTER_OTLP_ENDPOINT nor
-// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT set. An invalid value is a
-// *config.Error naming its variable; an unreadable certificate file, an
-// error naming the file. Nothing connects to the collector here: a
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT set. An invalid value, or a
+// certificate or key file that cannot be used, is a *config.Error naming
+// its variable. Nothing connects to the collector here: a
 // collector that is down only makes exports fail later.
 //
 // shutdown flushes the queued spans and closes the connection to the
@@ -76,6 +77,10 @@ func FromEnv(ctx context.Context, getenv func(string) string, opts Options) (exp
 		Certificate: s.certificate, ClientCertificate: s.clientCert, ClientKey: s.clientKey,
 		UserAgent: "faultline/" + buildinfo.Get().Version,
 	})
+	var fe *otlpsend.FileError
+	if errors.As(err, &fe) {
+		return nil, noShutdown, errEnv(s.fileVars[fe.Field], fe.Err.Error())
+	}
 	if err != nil {
 		return nil, noShutdown, fmt.Errorf("otlp trace exporter: %w", err)
 	}

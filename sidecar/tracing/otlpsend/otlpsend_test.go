@@ -542,8 +542,8 @@ func TestNew(t *testing.T) {
 		{"unreadable ClientKey", Config{Protocol: "grpc", Endpoint: "collector:4317", ClientCertificate: tc.certFile, ClientKey: missing}, missing},
 		{"mismatched client pair", Config{Protocol: "grpc", Endpoint: "collector:4317", ClientCertificate: tc.certFile, ClientKey: other.keyFile}, tc.certFile},
 		{"client certificate alone", Config{Protocol: "grpc", Endpoint: "collector:4317", ClientCertificate: tc.certFile}, "go together"},
-		{"certificate on plaintext http", Config{Protocol: "http/protobuf", Endpoint: "http://collector/v1/traces", Certificate: tc.certFile}, "plaintext"},
-		{"certificate on insecure grpc", Config{Protocol: "grpc", Endpoint: "collector:4317", Insecure: true, Certificate: tc.certFile}, "plaintext"},
+		{"certificate unused on plaintext http", Config{Protocol: "http/protobuf", Endpoint: "http://collector/v1/traces", Certificate: missing}, ""},
+		{"certificate unused on insecure grpc", Config{Protocol: "grpc", Endpoint: "collector:4317", Insecure: true, Certificate: missing}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
