@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/faultline-dev/faultline/internal/testkit"
 )
 
 // TestMetricDeltas checks the exact increments of every dedicated series
@@ -161,7 +163,7 @@ func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 // failing /readyz, then the app comes up and both recover.
 func TestUpstreamDownThenUp(t *testing.T) {
 	needE2E(t)
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	s := startSidecar(t, "--upstream", "http://"+addr)
 	s.waitReady(t, 503)
 	code, body := do(t, "GET", s.URL+"/items/1", nil, nil)

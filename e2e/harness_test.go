@@ -9,12 +9,10 @@
 package e2e
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"github.com/faultline-dev/faultline/internal/testkit"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -59,17 +57,6 @@ func needE2E(t *testing.T) {
 	}
 }
 
-// freeAddr returns a loopback address with a port that was free just now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // app is a running gunicorn.
 type app struct {
 	Addr string
@@ -84,7 +71,7 @@ func startApp(t *testing.T, addr string) *app {
 	t.Helper()
 	needE2E(t)
 	if addr == "" {
-		addr = freeAddr(t)
+		addr = testkit.FreeAddr(t)
 	}
 	a := &app{Addr: addr, URL: "http://" + addr, log: &syncBuffer{}}
 	a.cmd = exec.Command("gunicorn", "-w", "2", "-k", "uvicorn.workers.UvicornWorker",
@@ -165,20 +152,12 @@ func startSidecarEnv(t *testing.T, env []string, args ...string) *sidecar {
 	})
 	deadline := time.After(15 * time.Second)
 	for {
-		for _, line := range strings.Split(s.Stderr.String(), "\n") {
-			var l struct {
-				Msg     string
-				Listen  string
-				Metrics string
-				Admin   string
+		if l, ok := testkit.ServingLine(s.Stderr.String()); ok {
+			s.URL, s.MetricsURL = "http://"+l.Listen, "http://"+l.Metrics
+			if l.Admin != "" {
+				s.AdminURL = "http://" + l.Admin
 			}
-			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "faultline serving" {
-				s.URL, s.MetricsURL = "http://"+l.Listen, "http://"+l.Metrics
-				if l.Admin != "" {
-					s.AdminURL = "http://" + l.Admin
-				}
-				return s
-			}
+			return s
 		}
 		select {
 		case <-s.exited:

@@ -16,6 +16,7 @@ import (
 
 	"github.com/faultline-dev/faultline/alerts"
 	"github.com/faultline-dev/faultline/dashboards"
+	"github.com/faultline-dev/faultline/internal/testkit"
 	"github.com/faultline-dev/faultline/sidecar/metricnames"
 )
 
@@ -47,7 +48,7 @@ scrape_configs:
 		cfg += fmt.Sprintf("rule_files: [%q]\n", rules)
 	}
 	os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o600)
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	p := &prometheus{URL: "http://" + addr, log: &syncBuffer{}}
 	p.cmd = exec.Command(bin, "--config.file="+filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr,

@@ -66,11 +66,7 @@ func TestSlowlorisHeaders(t *testing.T) {
 	up := startEcho(t)
 	s := startSidecar(t, "--upstream", up.URL, "--routes", routesFile(t, "/ok"))
 	c := client(5 * time.Second)
-	if code, _, err := get(c, s.URL+"/ok"); err != nil || code != 200 {
-		t.Fatalf("warm-up: %d %v", code, err)
-	}
-	c.CloseIdleConnections()
-	baseline := leakBaseline()
+	baseline := warmBaseline(t, c, s.URL+"/ok")
 	seen := up.requests.Load()
 
 	const n = 300
@@ -252,11 +248,7 @@ func TestClientDisconnectMidUpload(t *testing.T) {
 	up := startEcho(t)
 	s := startSidecar(t, "--upstream", up.URL, "--routes", routesFile(t, "/up/{kind}"))
 	c := client(5 * time.Second)
-	if code, _, err := get(c, s.URL+"/up/warm"); err != nil || code != 200 {
-		t.Fatalf("warm-up: %d %v", code, err)
-	}
-	c.CloseIdleConnections()
-	baseline := leakBaseline()
+	baseline := warmBaseline(t, c, s.URL+"/up/warm")
 	for _, tc := range []struct {
 		name, head string
 		sent       int

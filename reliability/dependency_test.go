@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline-dev/faultline/internal/testkit"
 	"github.com/faultline-dev/faultline/sidecar/capture"
 	"github.com/faultline-dev/faultline/sidecar/capture/store"
 )
@@ -349,37 +350,12 @@ func fill(t *testing.T, dir string) string {
 }
 
 // collectorDown is a TCP port with nothing listening.
-func collectorDown(t *testing.T) string { return freeAddr(t) }
+func collectorDown(t *testing.T) string { return testkit.FreeAddr(t) }
 
 // collectorBlackHole accepts connections and never reads or answers.
 func collectorBlackHole(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-	})
-	return ln.Addr().String()
+	addr, _ := testkit.BlackHole(t)
+	return addr
 }
 
 // TestOTLPCollectorFaults: with every span sampled and the collector down
@@ -519,7 +495,7 @@ func TestSidecarLogStalled(t *testing.T) {
 	defer r.Close()
 	bin := faultlineBinary(t)
 	cmd := exec.Command(bin, "run", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
-		"--data-dir", t.TempDir(), "--upstream", "http://"+freeAddr(t), "--access-log", "off", "--routes", routesFile(t, "/x"))
+		"--data-dir", t.TempDir(), "--upstream", "http://"+testkit.FreeAddr(t), "--access-log", "off", "--routes", routesFile(t, "/x"))
 	cmd.Stderr = w
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -528,13 +504,13 @@ func TestSidecarLogStalled(t *testing.T) {
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	// Read up to the serving line, then stop reading.
 	br := bufio.NewReader(r)
-	var l serving
-	for l.Msg != "faultline serving" {
+	var l testkit.Serving
+	for ok := false; !ok; {
 		line, err := br.ReadString('\n')
 		if err != nil {
 			t.Fatal(err)
 		}
-		json.Unmarshal([]byte(line), &l)
+		l, ok = testkit.ServingLine(line)
 	}
 	c := client(3 * time.Second)
 	defer c.CloseIdleConnections()

@@ -150,17 +150,6 @@ func needRoot(t *testing.T) {
 	}
 }
 
-// freeAddr returns a loopback address with a port that was free just now.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // ---------------------------------------------------------------------
 // gunicorn
 
@@ -178,7 +167,7 @@ func startApp(t *testing.T, addr string, extra ...string) *app {
 	t.Helper()
 	needGunicorn(t)
 	if addr == "" {
-		addr = freeAddr(t)
+		addr = testkit.FreeAddr(t)
 	}
 	a := &app{Addr: addr, URL: "http://" + addr, log: &syncBuffer{}, exited: make(chan struct{})}
 	args := append([]string{"-w", "2", "-k", "uvicorn.workers.UvicornWorker", "-b", addr, "--graceful-timeout", "5"}, extra...)
@@ -295,7 +284,7 @@ func startBinaryOut(t *testing.T, stdout io.Writer, env []string, args ...string
 	})
 	deadline := time.After(20 * time.Second)
 	for {
-		if l, ok := servingLine(p.Stderr.String()); ok {
+		if l, ok := testkit.ServingLine(p.Stderr.String()); ok {
 			p.Addr = l.Listen
 			p.URL, p.MetricsURL = "http://"+l.Listen, "http://"+l.Metrics
 			if l.Admin != "" {
@@ -311,18 +300,6 @@ func startBinaryOut(t *testing.T, stdout io.Writer, env []string, args ...string
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-}
-
-type serving struct{ Msg, Listen, Metrics, Admin string }
-
-func servingLine(stderr string) (serving, bool) {
-	for line := range strings.Lines(stderr) {
-		var l serving
-		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "faultline serving" {
-			return l, true
-		}
-	}
-	return serving{}, false
 }
 
 // signal sends sig to the sidecar.
@@ -478,6 +455,18 @@ func (s *sidecar) waitAccess(t *testing.T, path string, d time.Duration) map[str
 // leakBaseline is the set of goroutines running once the sidecar is up:
 // checkNoLeak passes when the goroutines are back to it.
 func leakBaseline() goleak.Option { return goleak.IgnoreCurrent() }
+
+// warmBaseline makes one request to url and drops c's idle connections,
+// so that what a first request starts for good (pools, the health probe)
+// is part of the leak baseline it then returns.
+func warmBaseline(t *testing.T, c *http.Client, url string) goleak.Option {
+	t.Helper()
+	if code, _, err := get(c, url); err != nil || code != 200 {
+		t.Fatalf("warm-up: %d %v", code, err)
+	}
+	c.CloseIdleConnections()
+	return leakBaseline()
+}
 
 // checkNoLeak waits up to 10 s for every goroutine started since baseline
 // to end, apart from the fake upstreams' (the test's own) and the

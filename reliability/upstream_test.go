@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/faultline-dev/faultline/internal/testkit"
 )
 
 // misbehave is the fake upstream's script for TestUpstreamFaults: the
@@ -240,7 +242,7 @@ func TestUpstreamFaults(t *testing.T) {
 // TestUpstreamRefused: nothing listens on the upstream port. Every method
 // gets a quick 502 counted as upstream_unreachable, and /readyz says so.
 func TestUpstreamRefused(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	s := startSidecar(t, "--upstream", "http://"+addr, "--routes", routesFile(t, "/items/{id}"))
 	c := client(10 * time.Second)
 	baseline := leakBaseline()

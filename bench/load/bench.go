@@ -232,8 +232,13 @@ func (b *bench) runRounds(ctx context.Context) {
 			}
 			res := b.results[t.name]
 			if err != nil {
-				if t.srv != nil && t.srv.exited() {
-					t.skip = fmt.Sprintf("exited in round %d (%v): %s", r+1, t.srv.waitErr, t.srv.logTail())
+				var exited bool
+				var xerr error
+				if t.srv != nil { // nil for direct
+					exited, xerr = t.srv.Exited()
+				}
+				if exited {
+					t.skip = fmt.Sprintf("exited in round %d (%v): %s", r+1, xerr, t.srv.LogTail(5))
 					res.skipped = t.skip
 				} else {
 					res.notes = append(res.notes, fmt.Sprintf("round %d not measured: %v", r+1, err))
@@ -266,7 +271,7 @@ func (b *bench) measure(ctx context.Context, t *target, round int) (sample, erro
 	var before groupUsage
 	var err error
 	if t.srv != nil {
-		if before, err = readGroupUsage(t.srv.pgid()); err != nil {
+		if before, err = readGroupUsage(t.srv.Pid()); err != nil {
 			return s, fmt.Errorf("cpu before: %w", err)
 		}
 	}
@@ -275,7 +280,7 @@ func (b *bench) measure(ctx context.Context, t *target, round int) (sample, erro
 		return s, fmt.Errorf("throughput: %w", err)
 	}
 	if t.srv != nil {
-		after, err := readGroupUsage(t.srv.pgid())
+		after, err := readGroupUsage(t.srv.Pid())
 		if err != nil {
 			return s, fmt.Errorf("cpu after: %w", err)
 		}
@@ -326,7 +331,7 @@ func (b *bench) cleanup() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.stop(3 * time.Second)
+			s.Stop(3 * time.Second)
 		}()
 	}
 	for _, t := range b.targets {

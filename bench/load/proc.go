@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -9,11 +8,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/faultline-dev/faultline/bench/internal/procgroup"
@@ -23,63 +19,16 @@ import (
 // 100 on every Linux architecture Go supports; reading it properly needs cgo.
 const clockTicks = 100
 
-// server is one process started by the harness, in its own process group so
-// that it and any workers it forks (nginx) are measured and stopped together,
-// and so that a Ctrl-C meant for the harness does not reach it first.
-type server struct {
-	name    string
-	cmd     *exec.Cmd
-	logPath string
-	done    chan struct{} // closed when the process has exited
-	waitErr error         // valid once done is closed
-}
+// server is one process started by the harness (see procgroup).
+type server struct{ *procgroup.Proc }
 
 // startServer starts argv with env as its whole environment, output to logPath.
 func startServer(name string, argv, env []string, logPath string) (*server, error) {
-	f, err := os.Create(logPath)
+	p, err := procgroup.Start(name, argv, env, logPath)
 	if err != nil {
-		return nil, fmt.Errorf("%s: log file: %w", name, err)
+		return nil, err
 	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.Dir = filepath.Dir(logPath)
-	// Pdeathsig is a best effort for a harness killed with SIGKILL: it reaches
-	// the direct child only, the normal path is stop.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%s: start: %w", name, err)
-	}
-	s := &server{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
-	go func() {
-		s.waitErr = cmd.Wait()
-		f.Close()
-		close(s.done)
-	}()
-	return s, nil
-}
-
-// pgid is the server's process group id, the same as its leader's pid.
-func (s *server) pgid() int { return s.cmd.Process.Pid }
-
-// exited reports whether the server's main process has ended.
-func (s *server) exited() bool {
-	select {
-	case <-s.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// stop ends the whole process group: SIGTERM, then SIGKILL after grace.
-func (s *server) stop(grace time.Duration) { procgroup.Stop(s.pgid(), s.done, grace) }
-
-// logTail returns the last lines of the server's output, for error messages.
-func (s *server) logTail() string {
-	b, _ := os.ReadFile(s.logPath)
-	return lastLines(string(b), 5)
+	return &server{p}, nil
 }
 
 // waitReady waits until readyText (if any) appears in the server's output and
@@ -92,12 +41,11 @@ func (s *server) waitReady(ctx context.Context, url, readyText string, timeout t
 	defer client.CloseIdleConnections()
 	sawText := readyText == ""
 	for {
-		if s.exited() {
-			return fmt.Errorf("%s exited during start-up (%v): %s", s.name, s.waitErr, s.logTail())
+		if exited, err := s.Exited(); exited {
+			return fmt.Errorf("%s exited during start-up (%v): %s", s.Name, err, s.LogTail(5))
 		}
 		if !sawText {
-			b, _ := os.ReadFile(s.logPath)
-			sawText = bytes.Contains(b, []byte(readyText))
+			sawText = strings.Contains(s.Log(), readyText)
 		}
 		if sawText && probe(ctx, client, url) == nil {
 			return nil
@@ -105,9 +53,9 @@ func (s *server) waitReady(ctx context.Context, url, readyText string, timeout t
 		select {
 		case <-ctx.Done():
 			if !sawText {
-				return fmt.Errorf("%s did not log %q within %s: %s", s.name, readyText, timeout, s.logTail())
+				return fmt.Errorf("%s did not log %q within %s: %s", s.Name, readyText, timeout, s.LogTail(5))
 			}
-			return fmt.Errorf("%s did not answer 200 at %s within %s: %s", s.name, url, timeout, s.logTail())
+			return fmt.Errorf("%s did not answer 200 at %s within %s: %s", s.Name, url, timeout, s.LogTail(5))
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

@@ -274,7 +274,7 @@ func startTarget(ctx context.Context, t *target, e *benchEnv) error {
 		url = "https://" + listen
 	}
 	if err := srv.waitReady(ctx, url+e.path, readyText, 20*time.Second); err != nil {
-		srv.stop(2 * time.Second)
+		srv.Stop(2 * time.Second)
 		return err
 	}
 	t.srv, t.url = srv, url

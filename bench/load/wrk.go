@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/faultline-dev/faultline/bench/internal/procgroup"
 )
 
 // wrkResult is what one wrk run reports. Latencies are in microseconds.
@@ -145,28 +147,14 @@ func (w wrkRun) run(ctx context.Context) (wrkResult, error) {
 		return wrkResult{}, fmt.Errorf("wrk: %w", ctxErr)
 	}
 	if err != nil {
-		return wrkResult{}, fmt.Errorf("wrk: %w: %s", err, lastLines(string(out), 3))
+		return wrkResult{}, fmt.Errorf("wrk: %w: %s", err, procgroup.LastLines(string(out), 3))
 	}
 	r, err := parseWrk(string(out))
 	if err != nil {
-		return r, fmt.Errorf("%w; output: %s", err, lastLines(string(out), 3))
+		return r, fmt.Errorf("%w; output: %s", err, procgroup.LastLines(string(out), 3))
 	}
 	if r.Requests == 0 {
 		return r, errors.New("wrk: no request completed")
 	}
 	return r, nil
-}
-
-// lastLines returns the last n non-empty lines of s, joined by " | ".
-func lastLines(s string, n int) string {
-	var lines []string
-	for _, l := range strings.Split(s, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			lines = append(lines, l)
-		}
-	}
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, " | ")
 }

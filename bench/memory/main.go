@@ -164,13 +164,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	res.FaultlineArgs["idle, connections"] = shellJoin(a.argv)
+	res.FaultlineArgs["idle, connections"] = shellJoin(a.Argv)
 	rows, notes, err := e.idleAndConnections(ctx, a, addrs)
 	res.Rows, res.Notes = append(res.Rows, rows...), append(res.Notes, notes...)
 	if err != nil {
 		return err
 	}
-	a.stop(5 * time.Second)
+	a.Stop(5 * time.Second)
 
 	// State 3 gets a fresh faultline, so that its VmHWM is its own, with a
 	// rate limit high enough to store every failing request.
@@ -178,7 +178,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	res.FaultlineArgs["captures"] = shellJoin(b.argv)
+	res.FaultlineArgs["captures"] = shellJoin(b.Argv)
 	r, notes, err := e.captures(ctx, b, addrs)
 	res.Notes = append(res.Notes, notes...)
 	if err != nil {
@@ -281,7 +281,7 @@ func (e *env) startFaultline(ctx context.Context, name string, extra ...string) 
 	if err != nil {
 		return nil, addrs, err
 	}
-	e.logf("%s (pid %d) on %s, metrics %s, admin %s", name, p.pid(), addrs.Listen, addrs.Metrics, addrs.Admin)
+	e.logf("%s (pid %d) on %s, metrics %s, admin %s", name, p.Pid(), addrs.Listen, addrs.Metrics, addrs.Admin)
 	return p, addrs, nil
 }
 
@@ -305,11 +305,11 @@ func warmUp(ctx context.Context, addrs faultlineAddrs) error {
 
 // measure reads /proc first, then /metrics (whose scrape allocates).
 func measure(ctx context.Context, p *proc, addrs faultlineAddrs, state string) (row, error) {
-	st, err := readStatus(p.pid())
+	st, err := readStatus(p.Pid())
 	if err != nil {
 		return row{}, fmt.Errorf("%s: %w", state, err)
 	}
-	r := row{State: state, VmRSSKiB: st.VmRSS, VmHWMKiB: st.VmHWM, RssAnonKiB: st.RssAnon, RssFileKiB: st.RssFile, Threads: st.Threads, FDs: countFDs(p.pid())}
+	r := row{State: state, VmRSSKiB: st.VmRSS, VmHWMKiB: st.VmHWM, RssAnonKiB: st.RssAnon, RssFileKiB: st.RssFile, Threads: st.Threads, FDs: countFDs(p.Pid())}
 	text, err := scrape(ctx, "http://"+addrs.Metrics+"/metrics")
 	if err != nil {
 		return r, fmt.Errorf("%s: %w", state, err)
@@ -379,11 +379,11 @@ func (e *env) idleAndConnections(ctx context.Context, p *proc, addrs faultlineAd
 	go func() {
 		defer wg.Done()
 		for i := 0; ; i++ {
-			if st, err := readStatus(p.pid()); err == nil {
+			if st, err := readStatus(p.Pid()); err == nil {
 				peak = max(peak, st.VmRSS)
 			}
 			if i%4 == 0 { // a directory of 1,000+ entries: less often
-				peakFDs = max(peakFDs, countFDs(p.pid()))
+				peakFDs = max(peakFDs, countFDs(p.Pid()))
 			}
 			select {
 			case <-stop:
@@ -576,7 +576,7 @@ func sendFailing(ctx context.Context, conns []*conn, host string, first, n int) 
 
 func (e *env) cleanup() {
 	for i := len(e.procs) - 1; i >= 0; i-- {
-		e.procs[i].stop(5 * time.Second)
+		e.procs[i].Stop(5 * time.Second)
 	}
 	if e.tmp != "" && !e.opts.keepTmp {
 		_ = os.RemoveAll(e.tmp)

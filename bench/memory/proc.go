@@ -6,63 +6,22 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/faultline-dev/faultline/bench/internal/procgroup"
 )
 
-// proc is a server the report started, in its own process group (so that a
-// Ctrl-C meant for the report does not reach it first), output to logPath.
-type proc struct {
-	name    string
-	argv    []string
-	cmd     *exec.Cmd
-	logPath string
-	done    chan struct{} // closed when the process has exited
-	waitErr error
-}
+// proc is a server the report started (see procgroup).
+type proc struct{ *procgroup.Proc }
 
 func startProc(name string, argv, env []string, logPath string) (*proc, error) {
-	f, err := os.Create(logPath)
+	p, err := procgroup.Start(name, argv, env, logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.Dir = filepath.Dir(logPath)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%s: start: %w", name, err)
-	}
-	p := &proc{name: name, argv: argv, cmd: cmd, logPath: logPath, done: make(chan struct{})}
-	go func() {
-		p.waitErr = cmd.Wait()
-		f.Close()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-func (p *proc) pid() int { return p.cmd.Process.Pid }
-
-// stop sends SIGTERM to the process group, then SIGKILL after grace.
-func (p *proc) stop(grace time.Duration) { procgroup.Stop(p.pid(), p.done, grace) }
-
-func (p *proc) log() string {
-	b, _ := os.ReadFile(p.logPath)
-	return string(b)
-}
-
-func (p *proc) logTail() string {
-	lines := strings.Split(strings.TrimSpace(p.log()), "\n")
-	return strings.Join(lines[max(0, len(lines)-5):], "\n")
+	return &proc{p}, nil
 }
 
 // waitLine polls the process's output until match returns a non-empty
@@ -71,16 +30,17 @@ func (p *proc) waitLine(ctx context.Context, timeout time.Duration, match func(l
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
-		for _, line := range strings.Split(p.log(), "\n") {
+		for _, line := range strings.Split(p.Log(), "\n") {
 			if s := match(line); s != "" {
 				return s, nil
 			}
 		}
 		select {
-		case <-p.done:
-			return "", fmt.Errorf("%s exited during start-up (%v): %s", p.name, p.waitErr, p.logTail())
+		case <-p.Done():
+			_, err := p.Exited()
+			return "", fmt.Errorf("%s exited during start-up (%v): %s", p.Name, err, p.LogTail(5))
 		case <-ctx.Done():
-			return "", fmt.Errorf("%s not ready within %s: %s", p.name, timeout, p.logTail())
+			return "", fmt.Errorf("%s not ready within %s: %s", p.Name, timeout, p.LogTail(5))
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

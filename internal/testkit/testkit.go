@@ -6,6 +6,7 @@ package testkit
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
@@ -152,4 +153,19 @@ func (s *Buffer) Lines() []string {
 		out = append(out, sc.Text())
 	}
 	return out
+}
+
+// Serving is the line faultline logs once it serves: the addresses it
+// bound (Admin empty when the admin API is off).
+type Serving struct{ Msg, Listen, Metrics, Admin string }
+
+// ServingLine finds the serving line in faultline's stderr.
+func ServingLine(stderr string) (Serving, bool) {
+	for line := range strings.Lines(stderr) {
+		var l Serving
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "faultline serving" {
+			return l, true
+		}
+	}
+	return Serving{}, false
 }

@@ -68,16 +68,7 @@ func (b *body) readLocked(p []byte) (int, error) {
 			err = b.readTrailer()
 		}
 	} else {
-		if int64(len(p)) > b.remaining {
-			p = p[:b.remaining]
-		}
-		n, err = b.c.br.Read(p)
-		b.remaining -= int64(n)
-		if b.remaining == 0 {
-			err = io.EOF
-		} else if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
+		n, err = ReadLength(b.c.br, p, &b.remaining)
 	}
 	if err == io.EOF {
 		b.eof = true
@@ -143,4 +134,25 @@ func (b *body) drain() bool {
 		}
 	}
 	return false
+}
+
+// ReadLength reads from r into p a body of which *left bytes remain
+// (Content-Length framing), counting them down: io.EOF with the last
+// byte, io.ErrUnexpectedEOF when r ends before. The engine reads upstream
+// response bodies with it too.
+func ReadLength(r io.Reader, p []byte, left *int64) (int, error) {
+	if *left == 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > *left {
+		p = p[:*left]
+	}
+	n, err := r.Read(p)
+	*left -= int64(n)
+	if *left == 0 {
+		err = io.EOF
+	} else if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
 }

@@ -70,22 +70,11 @@ func (b *rawBody) Read(p []byte) (int, error) {
 				err = io.EOF
 			}
 		}
-	case b.left >= 0:
-		if b.left == 0 {
-			err = io.EOF
-			break
-		}
-		if int64(len(p)) > b.left {
-			p = p[:b.left]
-		}
+	case b.left == 0:
+		err = io.EOF
+	case b.left > 0:
 		b.keepDeadline()
-		n, err = b.c.br.Read(p)
-		b.left -= int64(n)
-		if b.left == 0 {
-			err = io.EOF
-		} else if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
+		n, err = h1.ReadLength(b.c.br, p, &b.left)
 	default:
 		b.keepDeadline()
 		n, err = b.c.br.Read(p)

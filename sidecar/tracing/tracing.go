@@ -59,7 +59,6 @@ type Options struct {
 // propagator are passed in, never read from the otel globals.
 type Observer struct {
 	exp  Exporter
-	head HeadSampler
 	keep func(int) bool
 	slow time.Duration
 	// traceContext is set when the propagator carries W3C trace context.
@@ -84,7 +83,7 @@ type Observer struct {
 // A nil exp or prop makes an Observer that does nothing; so does
 // Provider of a nil or noop provider.
 func New(exp Exporter, prop propagation.TextMapPropagator, opts Options) *Observer {
-	o := &Observer{exp: exp, head: exp, keep: opts.Keep, slow: opts.SlowThreshold, upstream: opts.Upstream}
+	o := &Observer{exp: exp, keep: opts.Keep, slow: opts.SlowThreshold, upstream: opts.Upstream}
 	if o.slow == 0 {
 		o.slow = DefaultSlowThreshold
 	}
@@ -162,7 +161,7 @@ func (o *Observer) Begin(x *exchange.Exchange) {
 	for st.clientID = newSpanID(); st.clientID == st.serverID || st.clientID == st.parentID; {
 		st.clientID = newSpanID()
 	}
-	st.sampled = o.head.SampleHead(st.headContext(), st.traceID)
+	st.sampled = o.exp.SampleHead(st.headContext(), st.traceID)
 	x.SetTraceID(st.traceID)
 	x.Sampled = st.sampled
 	x.Tracing = st

@@ -237,47 +237,6 @@ func TestExportOTLP(t *testing.T) {
 	}
 }
 
-// blackHole accepts connections and never answers: a collector that hangs.
-func blackHole(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-	})
-	return ln.Addr().String()
-}
-
-// refused is an address where nothing listens: a collector that is down.
-func refused(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // TestCollectorDown: with the collector down or hanging and a tiny queue,
 // every request completes, and every span that could not be sent is
 // counted as dropped. No timing is asserted.
@@ -347,4 +306,13 @@ func TestCollectorDown(t *testing.T) {
 			t.Logf("of %d spans: %d dropped for a full queue, %d in failed exports", 2*n, queueFull.Load(), failed.Load())
 		})
 	}
+}
+
+// refused is an address where nothing listens: a collector that is down.
+func refused(t testing.TB) string { return testkit.FreeAddr(t) }
+
+// blackHole accepts connections and never answers: a collector that hangs.
+func blackHole(t testing.TB) string {
+	addr, _ := testkit.BlackHole(t)
+	return addr
 }

@@ -22,6 +22,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/faultline-dev/faultline/internal/testkit"
 )
 
 func addrOf(addr string, _ <-chan struct{}) string { return addr }
@@ -384,21 +386,21 @@ func TestUnreachable(t *testing.T) {
 		{
 			name: "http no answer",
 			endpoint: func(t *testing.T) Config {
-				return Config{Protocol: "http/protobuf", Endpoint: "http://" + addrOf(blackhole(t)) + "/v1/traces"}
+				return Config{Protocol: "http/protobuf", Endpoint: "http://" + addrOf(testkit.BlackHole(t)) + "/v1/traces"}
 			},
 			wantErr: "export timeout of 300ms exceeded",
 		},
 		{
 			name: "grpc no answer",
 			endpoint: func(t *testing.T) Config {
-				return Config{Protocol: "grpc", Endpoint: addrOf(blackhole(t)), Insecure: true}
+				return Config{Protocol: "grpc", Endpoint: addrOf(testkit.BlackHole(t)), Insecure: true}
 			},
 			wantErr: "export timeout of 300ms exceeded",
 		},
 		{
 			name: "http no answer, caller's deadline first",
 			endpoint: func(t *testing.T) Config {
-				return Config{Protocol: "http/protobuf", Endpoint: "http://" + addrOf(blackhole(t)) + "/v1/traces", Timeout: time.Minute}
+				return Config{Protocol: "http/protobuf", Endpoint: "http://" + addrOf(testkit.BlackHole(t)) + "/v1/traces", Timeout: time.Minute}
 			},
 			ctx: func() (context.Context, context.CancelFunc) {
 				return context.WithTimeout(context.Background(), 300*time.Millisecond)
@@ -408,14 +410,14 @@ func TestUnreachable(t *testing.T) {
 		{
 			name: "http connection refused",
 			endpoint: func(t *testing.T) Config {
-				return Config{Protocol: "http/protobuf", Endpoint: "http://" + refusedAddr(t) + "/v1/traces"}
+				return Config{Protocol: "http/protobuf", Endpoint: "http://" + testkit.FreeAddr(t) + "/v1/traces"}
 			},
 			wantErr: "connection refused",
 		},
 		{
 			name: "grpc connection refused",
 			endpoint: func(t *testing.T) Config {
-				return Config{Protocol: "grpc", Endpoint: "http://" + refusedAddr(t)}
+				return Config{Protocol: "grpc", Endpoint: "http://" + testkit.FreeAddr(t)}
 			},
 			wantErr: "connection refused",
 		},
@@ -612,7 +614,7 @@ func TestClose(t *testing.T) {
 func TestCloseInFlight(t *testing.T) {
 	for _, protocol := range []string{"grpc", "http/protobuf"} {
 		t.Run(protocol, func(t *testing.T) {
-			addr, accepted := blackhole(t)
+			addr, accepted := testkit.BlackHole(t)
 			cfg := Config{Protocol: protocol, Endpoint: "http://" + addr + "/v1/traces", Timeout: time.Minute}
 			s := newTestSender(t, cfg)
 			done := make(chan error, 1)
