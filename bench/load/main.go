@@ -10,36 +10,12 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/faultline-dev/faultline/bench/internal/cli"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	interrupted := ctx.Err() != nil
-	stop()
-	switch {
-	case err == nil:
-	case errors.Is(err, flag.ErrHelp):
-		os.Exit(2)
-	case interrupted:
-		fmt.Fprintln(os.Stderr, "bench: interrupted; servers stopped, temp files removed")
-		os.Exit(130)
-	default:
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		var ue usageError
-		if errors.As(err, &ue) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("bench", run) }
 
 // run is the whole command; it returns once every server it started has been
 // stopped and its temp dir removed (unless --keep-tmp).

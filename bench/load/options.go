@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/faultline-dev/faultline/bench/internal/cli"
 )
 
 // options are the command-line settings; see usage.
@@ -27,9 +29,7 @@ type options struct {
 }
 
 // usageError is bad command-line input (exit code 2).
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
+type usageError = cli.UsageError
 
 // variantsFlag collects repeated --faultline-variant values.
 type variantsFlag struct{ vs *[]variant }
@@ -75,10 +75,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		if err == flag.ErrHelp {
 			return o, err
 		}
-		return o, usageError{err.Error()}
+		return o, usageError{Msg: err.Error()}
 	}
 	if fs.NArg() > 0 {
-		return o, usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+		return o, usageError{Msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	if *targets != "" {
 		for _, t := range strings.Split(*targets, ",") {
@@ -89,26 +89,26 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	}
 	switch {
 	case o.rounds < 1:
-		return o, usageError{"--rounds: must be at least 1"}
+		return o, usageError{Msg: "--rounds: must be at least 1"}
 	case o.duration < time.Second:
-		return o, usageError{"--duration: must be at least 1s (wrk counts whole seconds)"}
+		return o, usageError{Msg: "--duration: must be at least 1s (wrk counts whole seconds)"}
 	case o.latencyDuration < time.Second:
-		return o, usageError{"--latency-duration: must be at least 1s (wrk counts whole seconds)"}
+		return o, usageError{Msg: "--latency-duration: must be at least 1s (wrk counts whole seconds)"}
 	case o.warmup < 0:
-		return o, usageError{"--warmup: must not be negative"}
+		return o, usageError{Msg: "--warmup: must not be negative"}
 	case o.connections < 1:
-		return o, usageError{"--connections: must be at least 1"}
+		return o, usageError{Msg: "--connections: must be at least 1"}
 	case o.threads < 1:
-		return o, usageError{"--threads: must be at least 1"}
+		return o, usageError{Msg: "--threads: must be at least 1"}
 	case !strings.HasPrefix(o.path, "/"):
-		return o, usageError{fmt.Sprintf("--path: %q does not start with /", o.path)}
+		return o, usageError{Msg: fmt.Sprintf("--path: %q does not start with /", o.path)}
 	}
 	// wrk takes whole seconds; round here so the report states what ran.
 	o.duration = o.duration.Round(time.Second)
 	o.latencyDuration = o.latencyDuration.Round(time.Second)
 	o.warmup = o.warmup.Round(time.Second)
 	if _, err := selectTargets(o.targets, o.variants, o.tls); err != nil {
-		return o, usageError{err.Error()}
+		return o, usageError{Msg: err.Error()}
 	}
 	return o, nil
 }

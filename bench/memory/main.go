@@ -20,38 +20,21 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/faultline-dev/faultline/bench/internal/cli"
 	"github.com/faultline-dev/faultline/bench/internal/gobuild"
 )
 
 // goalMiB is the memory goal of the issue: every state at most 64 MiB.
 const goalMiB = 64
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	interrupted := ctx.Err() != nil
-	stop()
-	switch {
-	case err == nil:
-	case errors.Is(err, flag.ErrHelp):
-		os.Exit(2)
-	case interrupted:
-		fmt.Fprintln(os.Stderr, "memory: interrupted; servers stopped, temp files removed")
-		os.Exit(130)
-	default:
-		fmt.Fprintln(os.Stderr, "memory:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("memory", run) }
 
 type options struct {
 	connections  int
